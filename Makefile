@@ -1,0 +1,29 @@
+# tunedcilium: see README.md. Every target does its own set-up.
+SHELL := /usr/bin/env bash
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+
+GO        ?= go
+BIN       ?= bin
+REPORT_DIR ?= $(CURDIR)/report
+E2E_ARGS  ?=
+E2E_TIMEOUT ?= 120m
+
+.PHONY: all build test lint deps e2e clean
+all: build
+
+deps: ## install the tools the tests drive (root on Debian)
+	@bash hack/deps.sh
+
+build: ## build the CLI into bin/
+	$(GO) build -o $(BIN)/tunedcilium ./cmd/tunedcilium
+
+test: deps ## unit tests and real-kernel tests (run as root)
+	$(GO) test -count=1 ./...
+
+lint: ## gofmt, go vet (with and without the e2e tag)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
+
+e2e: ## the e2e suite against clusters (see README for flags)
+	$(GO) test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/... -args --report-dir=$(REPORT_DIR) $(E2E_ARGS)

@@ -1,0 +1,8 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// subcommands lists the CLI's commands, one file each.
+func subcommands() []*cobra.Command {
+	return []*cobra.Command{}
+}
