@@ -27,3 +27,12 @@ lint: ## gofmt, go vet (with and without the e2e tag)
 
 e2e: ## the e2e suite against clusters (see README for flags)
 	$(GO) test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/... -args --report-dir=$(REPORT_DIR) $(E2E_ARGS)
+
+# --- air-gapped images and this lab's Docker (docs/airgapped.md) ---
+.PHONY: env images
+env: ## this lab's Docker set-up: docker.io, the runc wrapper as default runtime, inotify limits (root)
+	@bash hack/docker-env.sh
+
+IMAGES_ARGS ?=
+images: env ## build every air-gapped image into the local Docker engine (incremental; IMAGES_ARGS="--only cilium --force")
+	$(GO) run ./cmd/tunedcilium images build $(IMAGES_ARGS)
