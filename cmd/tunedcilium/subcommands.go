@@ -4,5 +4,7 @@ import "github.com/spf13/cobra"
 
 // subcommands lists the CLI's commands, one file each.
 func subcommands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		imagesCmd(),
+	}
 }
