@@ -69,7 +69,9 @@ func New(kubeconfig, kubeContext string, log io.Writer) (*Cilium, error) {
 	return c, nil
 }
 
-func (c *Cilium) String() string { return fmt.Sprintf("%s/%s on %s", c.Namespace, c.Release, c.config.Host) }
+func (c *Cilium) String() string {
+	return fmt.Sprintf("%s/%s on %s", c.Namespace, c.Release, c.config.Host)
+}
 
 func (c *Cilium) flags() *genericclioptions.ConfigFlags {
 	flags := genericclioptions.NewConfigFlags(false)
