@@ -36,3 +36,6 @@ env: ## this lab's Docker set-up: docker.io, the runc wrapper as default runtime
 IMAGES_ARGS ?=
 images: env ## build every air-gapped image into the local Docker engine (incremental; IMAGES_ARGS="--only cilium --force")
 	$(GO) run ./cmd/tunedcilium images build $(IMAGES_ARGS)
+
+clean: ## remove leftover tunedcilium clusters (any run), their Docker networks and kubeconfigs
+	$(GO) run ./cmd/tunedcilium clean
