@@ -134,3 +134,27 @@ func containers(t *testing.T, manifest string) map[string]string {
 	}
 	return out
 }
+
+func TestParseSource(t *testing.T) {
+	t.Setenv(EnvImages, "")
+	t.Setenv(EnvCiliumImage, "")
+	t.Setenv(EnvOperatorImage, "")
+	s, err := ParseSource("local", "", "")
+	if err != nil || !s.Local || s.Agent() != CiliumImage || s.Operator() != OperatorImage {
+		t.Errorf("local: %+v %v", s, err)
+	}
+	s, err = ParseSource("", "localhost/me/cilium:dev", "")
+	if err != nil || s.Local || s.Agent() != "localhost/me/cilium:dev" || s.Operator() != "" {
+		t.Errorf("own build: %+v %v", s, err)
+	}
+	t.Setenv(EnvImages, "local")
+	if s, err := ParseSource("", "", ""); err != nil || !s.Local {
+		t.Errorf("$%s=local not honoured: %+v %v", EnvImages, s, err)
+	}
+	for _, bad := range [][3]string{{"offline", "", ""}, {"", "has space:x", ""}, {"", "localhost/me/cilium", ""}, {"", "", "op@sha256:abc"}} {
+		_, err := ParseSource(bad[0], bad[1], bad[2])
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--") {
+			t.Errorf("ParseSource(%q) error = %v, want a one-line error naming the flag", bad, err)
+		}
+	}
+}
