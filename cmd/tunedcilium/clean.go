@@ -6,13 +6,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tunedcilium/tunedcilium/clusters"
+	"github.com/tunedcilium/tunedcilium/clusters/k3d"
 	"github.com/tunedcilium/tunedcilium/clusters/kind"
 )
 
 // cleanProviders are the providers whose leftovers `tunedcilium clean`
 // removes; add a provider here when it can create clusters.
 func cleanProviders(cmd *cobra.Command) []clusters.Provider {
-	return []clusters.Provider{kind.New(cmd.ErrOrStderr())}
+	return []clusters.Provider{kind.New(cmd.ErrOrStderr()), &k3d.Provider{Log: cmd.ErrOrStderr()}}
 }
 
 // cleanCmd removes what killed runs left behind: every cluster carrying the
