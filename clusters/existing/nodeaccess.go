@@ -2,6 +2,7 @@ package existing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tunedcilium/tunedcilium/clusters"
 	"github.com/tunedcilium/tunedcilium/pkg/podexec"
+	"github.com/tunedcilium/tunedcilium/pkg/probe"
 	"github.com/tunedcilium/tunedcilium/pkg/waitfor"
 )
 
@@ -25,9 +27,9 @@ const (
 
 // NodeRunner runs commands on one node, in the node's network and PID
 // namespaces, from the run's privileged pod on that node (tools from the
-// node-access image). It has the shape of pkg/probe's runner:
-// Run(ctx, argv) returns stdout; a command that ran and failed returns a
-// *podexec.ExitError carrying its exit code and stderr.
+// node-access image). It is a probe.Runner: Run returns stdout; a command
+// that ran and failed returns a *probe.CommandError, one the image lacks an
+// error matching probe.ErrCommandNotFound.
 type NodeRunner struct {
 	Node   string
 	exec   *podexec.Executor
@@ -39,10 +41,35 @@ func (r *NodeRunner) String() string { return fmt.Sprintf("node %s via pod %s", 
 // Run runs argv on the node.
 func (r *NodeRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
 	res, err := r.exec.Run(ctx, r.target, argv, nil)
-	if err != nil {
-		return res.Stdout, fmt.Errorf("on node %s: %w", r.Node, err)
+	var exit *podexec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		out := string(res.Stdout) + string(res.Stderr)
+		if (exit.Code == 126 || exit.Code == 127) &&
+			(strings.Contains(out, "executable file not found") || strings.Contains(out, "no such file or directory")) {
+			return nil, fmt.Errorf("%s on node %s (image %s): %w", argv[0], r.Node, r.target, probe.ErrCommandNotFound)
+		}
+		return res.Stdout, &probe.CommandError{Argv: argv, ExitCode: exit.Code, Stderr: string(res.Stderr)}
+	case err != nil:
+		if strings.Contains(err.Error(), "executable file not found") {
+			return nil, fmt.Errorf("%s on node %s: %w", argv[0], r.Node, probe.ErrCommandNotFound)
+		}
+		return nil, fmt.Errorf("on node %s: %w", r.Node, err)
 	}
 	return res.Stdout, nil
+}
+
+// ProbeNode opens a node for pkg/probe: a node that is a local container is
+// entered directly; any other is reached through its node-access pod.
+func (c *Cluster) ProbeNode(ctx context.Context, node clusters.Node) (*probe.Node, error) {
+	if node.Container != "" {
+		return probe.OpenContainer(ctx, node.Container)
+	}
+	r, err := c.NodeRunner(ctx, node.Name)
+	if err != nil {
+		return nil, err
+	}
+	return probe.Via("node "+node.Name, r), nil
 }
 
 type nodeAccess struct {
@@ -193,3 +220,5 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+var _ probe.Runner = (*NodeRunner)(nil)
