@@ -10,6 +10,14 @@
 // streamed into the nodes (k3d's "direct" import mode). The load balancer
 // (k3d-proxy image) is off for the same reason; the API is published by the
 // server node.
+//
+// Not run on this lab: no k3s image can be pulled or built here, so Create
+// has only been checked up to the missing image. Two lab facts apply when
+// one exists: node containers are privileged, which needs the Docker-level
+// runc wrapper (`make env`); and inside a node, kubelet's negative
+// oom_score_adj for pods needs CAP_SYS_RESOURCE, which this lab withholds
+// (kind's node image works around it in its containerd config; k3s' embedded
+// containerd would need the same, through its config template).
 package k3d
 
 import (
