@@ -17,11 +17,12 @@ var workloadCommands = []string{"./cmd/tunedcilium-echo"}
 
 // The workload image serves the suite's test pods (the echo server, iperf3
 // client and server) and node-access pods on existing clusters (iproute2,
-// iptables, conntrack, bpftool). It has no default command: pods set one.
+// iptables, conntrack, bpftool). By default it runs the echo server on
+// :8080; pods that want another tool set their own command.
 var workloadDockerfile = "FROM " + rootfsRef("rootfs-nettools") + `
 COPY rootfs/ /
-RUN tunedcilium-echo --help >/dev/null 2>&1 || test -x /usr/local/bin/tunedcilium-echo
-CMD ["sleep", "infinity"]
+RUN tunedcilium-echo --help >/dev/null && iperf3 --version >/dev/null
+CMD ["tunedcilium-echo", "serve", "--listen", ":8080"]
 `
 
 func workloadRecipe() *recipe {
