@@ -29,13 +29,17 @@ e2e: ## the e2e suite against clusters (see README for flags)
 	$(GO) test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/... -args --report-dir=$(REPORT_DIR) $(E2E_ARGS)
 
 # --- air-gapped images and this lab's Docker (docs/airgapped.md) ---
-.PHONY: env images
+.PHONY: env images e2e-offline
 env: ## this lab's Docker set-up: docker.io, the runc wrapper as default runtime, inotify limits (root)
 	@bash hack/docker-env.sh
 
 IMAGES_ARGS ?=
 images: env ## build every air-gapped image into the local Docker engine (incremental; IMAGES_ARGS="--only cilium --force")
 	$(GO) run ./cmd/tunedcilium images build $(IMAGES_ARGS)
+
+OFFLINE_PROFILES ?= baseline,seed-part8,bypass-isolated,bypass-isolated-off
+e2e-offline: images ## the air-gapped run on this machine: 2-node kind from local images, the seed profiles and their negative controls
+	$(GO) test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/... -args --provider=kind --images=local --nodes=2 --profiles=$(OFFLINE_PROFILES) --report-dir=$(REPORT_DIR) $(E2E_ARGS)
 
 clean: ## remove leftover tunedcilium clusters (any run), their Docker networks and kubeconfigs
 	$(GO) run ./cmd/tunedcilium clean
