@@ -102,9 +102,6 @@ func NewSuite(ctx context.Context, o *Options, out io.Writer) (*Suite, error) {
 	if s.Images, err = images.ParseSource(o.Images, o.CiliumImage, o.OperatorImage); err != nil {
 		return nil, err
 	}
-	if s.ChartPath, err = resolveChart(o, s.Cilium); err != nil {
-		return nil, err
-	}
 
 	// The kernel the nodes run: kind and k3d nodes share the host's.
 	if o.Provider != plan.Existing {
@@ -143,7 +140,7 @@ func NewSuite(ctx context.Context, o *Options, out io.Writer) (*Suite, error) {
 
 	s.Results = report.New(report.Run{
 		ID: o.RunID, Provider: o.Provider, Kernel: s.Kernel.String(), CiliumVersion: s.Cilium.String(),
-		Chart: s.ChartPath, Images: s.imagesLabel(), NodeImage: o.NodeImage,
+		Images: s.imagesLabel(), NodeImage: o.NodeImage,
 	})
 	return s, nil
 }
@@ -162,6 +159,12 @@ func (s *Suite) RunPreflight(ctx context.Context) error {
 		return err
 	}
 	s.Preflight = pf
+	// The chart comes last: fetching it from the Helm repository is the only
+	// step that may need the network.
+	if s.ChartPath, err = resolveChart(s.Opts, s.Cilium); err != nil {
+		return err
+	}
+	s.Results.Run.Chart = s.ChartPath
 	return nil
 }
 
