@@ -41,6 +41,9 @@ docker exec.`,
 			if chosen != 1 {
 				return badInput("inspect: pick exactly one node: --netns NAME, --pid PID, --container NAME or --host")
 			}
+			if cmd.Flags().Changed("pid") && pid <= 0 {
+				return badInput("inspect --pid %d: give the id of a running process (see `ps`)", pid)
+			}
 			if output != "json" && output != "table" {
 				return badInput("inspect: -o %q: use -o json or -o table", output)
 			}

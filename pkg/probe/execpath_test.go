@@ -19,7 +19,7 @@ import (
 // richRouter gives a Chain's router something for every probe: XDP in both
 // modes, tc and tcx programs, BIG TCP and jumbo MTU, a native-routing
 // route, NOTRACK and NAT rules in both backends, and conntrack entries.
-func richRouter(t *testing.T) *probetest.Chain {
+func richRouter(t testing.TB) *probetest.Chain {
 	t.Helper()
 	c := probetest.NewChain(t)
 	r := c.Router

@@ -19,7 +19,7 @@ import (
 
 	"github.com/tunedcilium/tunedcilium/pkg/probe"
 	"github.com/tunedcilium/tunedcilium/pkg/probe/probetest"
-	"github.com/tunedcilium/tunedcilium/pkg/traffic"
+	"github.com/tunedcilium/tunedcilium/pkg/traffic/echo"
 )
 
 // open opens a test namespace as a node, closed in t.Cleanup.
@@ -225,13 +225,13 @@ func echoServer(t testing.TB, node *probe.Node) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = traffic.ServeEcho(ctx, ln); close(done) }()
+	go func() { _ = echo.Serve(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 }
 
 func burst(t testing.TB, client *probe.Node, addr string, n int) {
 	t.Helper()
-	res, err := traffic.Burst(context.Background(), client.DialContext, addr, n)
+	res, err := echo.Burst(context.Background(), client.DialContext, addr, n)
 	if err != nil || res.Failed > 0 {
 		t.Fatalf("burst of %d to %s: %+v, %v", n, addr, res, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -72,6 +73,12 @@ func (n *Node) Inspect(ctx context.Context, opts InspectOptions) (Report, error)
 	r := Report{Node: n.name, Access: "exec"}
 	if n.Enterable() {
 		r.Access = "namespace"
+	} else {
+		// Several probes read `ip -j -d link` and `tc -j qdisc show`: on the
+		// exec path (100-300 ms a docker exec) run each command once.
+		shared := *n
+		shared.run = &memoRunner{r: n.run, calls: map[string]*memoCall{}}
+		n = &shared
 	}
 	if opts.Device != "" {
 		if _, err := n.Device(ctx, opts.Device); err != nil {
@@ -190,4 +197,31 @@ func firstError(errs map[string]string) string {
 		}
 	}
 	return "unknown"
+}
+
+// memoRunner runs each distinct command once and hands every caller the
+// same output: one inspection's probes then share the node's answers.
+type memoRunner struct {
+	r     Runner
+	mu    sync.Mutex
+	calls map[string]*memoCall
+}
+
+type memoCall struct {
+	once sync.Once
+	out  []byte
+	err  error
+}
+
+func (m *memoRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
+	key := strings.Join(argv, "\x00")
+	m.mu.Lock()
+	c, ok := m.calls[key]
+	if !ok {
+		c = &memoCall{}
+		m.calls[key] = c
+	}
+	m.mu.Unlock()
+	c.once.Do(func() { c.out, c.err = m.r.Run(ctx, argv) })
+	return c.out, c.err
 }
