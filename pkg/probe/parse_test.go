@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"context"
 	"net/netip"
+	"os/exec"
 	"reflect"
 	"testing"
 )
@@ -152,5 +154,38 @@ func TestParseRouteDst(t *testing.T) {
 	}
 	if _, err := parseRouteDst(2, "nonsense"); err == nil {
 		t.Error("parsed a nonsense destination")
+	}
+}
+
+// localRunner runs commands on this machine, for the batch framing test.
+type localRunner struct{}
+
+func (localRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
+	return exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+}
+
+func TestRunBatchFramesEachCommand(t *testing.T) {
+	cmds := [][]string{
+		{"printf", "%s", "it's \"quoted\"\n@@tunedcilium-fake end 0 0\n"},
+		{"true"},
+		{"sh", "-c", "echo partial; exit 3"},
+		{"no-such-command-tcil"},
+		{"printf", "no newline"},
+	}
+	res, err := runBatch(context.Background(), localRunner{}, cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []batchResult{
+		{out: []byte("it's \"quoted\"\n@@tunedcilium-fake end 0 0\n"), code: 0},
+		{out: []byte{}, code: 0},
+		{out: []byte("partial\n"), code: 3},
+		{out: []byte{}, code: 127},
+		{out: []byte("no newline"), code: 0},
+	}
+	for i := range want {
+		if string(res[i].out) != string(want[i].out) || res[i].code != want[i].code {
+			t.Errorf("command %d %v: got %q exit %d, want %q exit %d", i, cmds[i], res[i].out, res[i].code, want[i].out, want[i].code)
+		}
 	}
 }

@@ -74,10 +74,12 @@ func (n *Node) Inspect(ctx context.Context, opts InspectOptions) (Report, error)
 	if n.Enterable() {
 		r.Access = "namespace"
 	} else {
-		// Several probes read `ip -j -d link` and `tc -j qdisc show`: on the
-		// exec path (100-300 ms a docker exec) run each command once.
+		// On the exec path (100-300 ms a docker exec) run the commands the
+		// probes need in one batch, and each command at most once.
+		memo := &memoRunner{r: n.run, calls: map[string]*memoCall{}}
+		memo.prefetch(ctx, inspectCommands())
 		shared := *n
-		shared.run = &memoRunner{r: n.run, calls: map[string]*memoCall{}}
+		shared.run = memo
 		n = &shared
 	}
 	if opts.Device != "" {
@@ -224,4 +226,41 @@ func (m *memoRunner) Run(ctx context.Context, argv []string) ([]byte, error) {
 	m.mu.Unlock()
 	c.once.Do(func() { c.out, c.err = m.r.Run(ctx, argv) })
 	return c.out, c.err
+}
+
+// inspectCommands are the node commands the probes run on the exec path
+// (tc filter listings depend on the qdiscs found and run on their own).
+func inspectCommands() [][]string {
+	cmds := [][]string{
+		{"ip", "-j", "-d", "link", "show"},
+		{"tc", "-j", "qdisc", "show"},
+		{"ip", "-j", "-4", "route", "show", "table", "main"},
+		{"ip", "-j", "-6", "route", "show", "table", "main"},
+		append([]string{"cat"}, congestionSysctls...),
+		{"conntrack", "-C"},
+	}
+	for _, c := range saveCommands {
+		cmds = append(cmds, c.argv)
+	}
+	return cmds
+}
+
+// prefetch runs cmds as one batch and keeps the output of those that
+// succeeded; a failed one (or all, if the node has no sh) runs again on its
+// own when a probe asks, which reports its real error.
+func (m *memoRunner) prefetch(ctx context.Context, cmds [][]string) {
+	results, err := runBatch(ctx, m.r, cmds)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, res := range results {
+		if res.code != 0 {
+			continue
+		}
+		c := &memoCall{}
+		c.once.Do(func() { c.out = res.out })
+		m.calls[strings.Join(cmds[i], "\x00")] = c
+	}
 }
