@@ -70,11 +70,15 @@ func nodeContainer(t *testing.T) (*client.Client, string) {
 	if err != nil {
 		t.Fatalf("create container %s: %v", name, err)
 	}
+	remove := func() error {
+		return cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
+	}
 	t.Cleanup(func() {
-		if err := cli.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true}); err != nil {
+		if err := remove(); err != nil {
 			t.Errorf("remove container %s: %v", name, err)
 		}
 	})
+	probetest.OnInterrupt(t, func() { _ = remove() })
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		t.Fatalf("start container %s: %v", name, err)
 	}

@@ -67,13 +67,13 @@ func NewNetNS(t testing.TB, role string) *NetNS {
 		if err := SweepStale(); err != nil {
 			t.Logf("sweeping stale namespaces: %v", err)
 		}
-		catchInterrupts()
 	})
 	name := fmt.Sprintf("%s%d-%d-%s", NamePrefix, os.Getpid(), seq.Add(1), role)
 	handle, err := newNamed(name)
 	if err != nil {
 		t.Fatalf("create network namespace %s: %v", name, err)
 	}
+	interruptOnce.Do(catchInterrupts)
 	track(name)
 	ns := &NetNS{Name: name, Handle: handle}
 	t.Cleanup(func() {
@@ -286,28 +286,46 @@ func processAlive(pid int) bool {
 }
 
 var (
-	sweepOnce sync.Once
-	liveMu    sync.Mutex
-	live      = map[string]bool{}
+	sweepOnce     sync.Once
+	interruptOnce sync.Once
+	liveMu        sync.Mutex
+	live          = map[string]bool{}
+	onInterrupt   = map[int]func(){}
+	nextHook      int
 )
 
 func track(name string)   { liveMu.Lock(); live[name] = true; liveMu.Unlock() }
 func untrack(name string) { liveMu.Lock(); delete(live, name); liveMu.Unlock() }
 
+// OnInterrupt registers fn to run if the test binary gets SIGINT or
+// SIGTERM (t.Cleanup does not run then), until the test ends.
+func OnInterrupt(t testing.TB, fn func()) {
+	interruptOnce.Do(catchInterrupts)
+	liveMu.Lock()
+	id := nextHook
+	nextHook++
+	onInterrupt[id] = fn
+	liveMu.Unlock()
+	t.Cleanup(func() { liveMu.Lock(); delete(onInterrupt, id); liveMu.Unlock() })
+}
+
 // catchInterrupts removes this process's namespaces (and what runs in them)
-// on SIGINT or SIGTERM, then exits: t.Cleanup does not run on a signal.
+// and runs the OnInterrupt hooks on SIGINT or SIGTERM, then exits.
 func catchInterrupts() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-ch
 		liveMu.Lock()
+		for _, fn := range onInterrupt {
+			fn()
+		}
 		for name := range live {
 			_ = killProcessesIn(filepath.Join(netnsDir, name))
 			_ = deleteNamed(name)
 		}
 		liveMu.Unlock()
-		fmt.Fprintf(os.Stderr, "probetest: %v: removed this run's network namespaces\n", sig)
+		fmt.Fprintf(os.Stderr, "probetest: %v: removed this run's network namespaces and test containers\n", sig)
 		os.Exit(130)
 	}()
 }
