@@ -64,7 +64,7 @@ LOC:    1723955    1567859    1567859    1567859   Local timer interrupts
 func tunedMachine(t *testing.T) machine {
 	return machine{
 		files: map[string]string{
-			"/etc/tuned/active_profile":                              "network-latency\n",
+			"/etc/tuned/active_profile":                             "network-latency\n",
 			"/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor": "performance\n",
 			"/sys/devices/system/cpu/cpu1/cpufreq/scaling_governor": "performance\n",
 			"/proc/1/comm":                    "systemd\n",

@@ -33,7 +33,9 @@ type Source interface {
 }
 
 // rootFS marks paths of the machine's root filesystem (not /proc or /sys).
-func rootFS(path string) bool { return strings.HasPrefix(path, "/etc/") || strings.HasPrefix(path, "/boot/") }
+func rootFS(path string) bool {
+	return strings.HasPrefix(path, "/etc/") || strings.HasPrefix(path, "/boot/")
+}
 
 // Dir is a Source over this process's filesystem, with every path looked
 // up under Root ("" or "/" for this machine itself; a directory of
