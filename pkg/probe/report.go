@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -91,15 +90,13 @@ func (n *Node) Inspect(ctx context.Context, opts InspectOptions) (Report, error)
 	errs := map[string]string{}
 	var wg sync.WaitGroup
 	probe := func(name string, fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := fn(); err != nil {
 				mu.Lock()
 				errs[name] = err.Error()
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	probe(ProbeXDP, func() (err error) {
 		r.XDP, err = n.XDP(ctx)
@@ -132,18 +129,15 @@ func (n *Node) Inspect(ctx context.Context, opts InspectOptions) (Report, error)
 		}
 		return err
 	})
-	var entries int
-	var entriesErr error
-	probe("conntrack entries", func() error {
-		entries, entriesErr = n.ConntrackCount(ctx, ConntrackFilter{})
-		return nil
-	})
-	var tables IPTables
-	var tablesErr error
-	probe("iptables read", func() error {
-		tables, tablesErr = n.IPTables(ctx)
-		return nil
-	})
+	// conntrack and nat share the iptables read; they are assembled below.
+	var (
+		entries    int
+		entriesErr error
+		tables     IPTables
+		tablesErr  error
+	)
+	wg.Go(func() { entries, entriesErr = n.ConntrackCount(ctx, ConntrackFilter{}) })
+	wg.Go(func() { tables, tablesErr = n.IPTables(ctx) })
 	wg.Wait()
 
 	r.IPTables = tables.Reads
@@ -167,7 +161,7 @@ func (n *Node) Inspect(ctx context.Context, opts InspectOptions) (Report, error)
 	r.Took = time.Since(start)
 	if r.XDP == nil && r.TC == nil && r.Devices == nil && r.Routes == nil && r.Conntrack == nil &&
 		r.NAT == nil && r.CongestionControl == nil {
-		return r, fmt.Errorf("inspect %s: every probe failed: %w", n.name, errors.New(firstError(errs)))
+		return r, fmt.Errorf("inspect %s: every probe failed, first %s", n.name, firstError(errs))
 	}
 	return r, nil
 }
