@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Native XDP on a node's eth0 (a veth) needs the host-side peer prepared, as
@@ -25,17 +26,27 @@ type xdpPrepared struct {
 	ifindex      int
 }
 
-// passProgram is `return XDP_PASS`.
+// passProgram is `return XDP_PASS`. It declares multi-buffer support
+// (BPF_F_XDP_HAS_FRAGS, Linux 5.18+) so that it attaches to a veth whose MTU
+// exceeds a page (jumbo frames): without it the kernel answers ERANGE. Older
+// kernels get the plain program.
 func passProgram() (*ebpf.Program, error) {
-	return ebpf.NewProgram(&ebpf.ProgramSpec{
+	spec := &ebpf.ProgramSpec{
 		Name:    "tc_xdp_pass",
 		Type:    ebpf.XDP,
 		License: "GPL",
+		Flags:   unix.BPF_F_XDP_HAS_FRAGS,
 		Instructions: asm.Instructions{
 			asm.Mov.Imm(asm.R0, 2), // XDP_PASS
 			asm.Return(),
 		},
-	})
+	}
+	prog, err := ebpf.NewProgram(spec)
+	if err == nil {
+		return prog, nil
+	}
+	spec.Flags = 0
+	return ebpf.NewProgram(spec)
 }
 
 // hostPeer finds the host-side veth peer of eth0 in the container's netns.
