@@ -146,6 +146,11 @@ func (b *Builder) Build(ctx context.Context) ([]StepTiming, error) {
 		}
 		b.printf("%s: built %s in %s", r.name, r.ref, time.Since(start).Round(time.Second))
 	}
+	if freed, err := b.eng.pruneIntermediates(ctx); err != nil {
+		return b.steps, err
+	} else if freed > 0 {
+		fmt.Fprintf(b.Out, "removed intermediate build images (%d MB)\n", freed>>20)
+	}
 	return b.steps, nil
 }
 

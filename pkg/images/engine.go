@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -115,4 +116,14 @@ func (e *engine) saveTo(ctx context.Context, path string, refs ...string) error 
 		return fmt.Errorf("save %v to %s: %w", refs, path, err)
 	}
 	return f.Close()
+}
+
+// pruneIntermediates removes the untagged stage images multi-stage builds
+// leave (they inherit the rootfs label), and returns the bytes reclaimed.
+func (e *engine) pruneIntermediates(ctx context.Context) (uint64, error) {
+	rep, err := e.c.ImagesPrune(ctx, filters.NewArgs(filters.Arg("dangling", "true"), filters.Arg("label", "io.tunedcilium.image")))
+	if err != nil {
+		return 0, fmt.Errorf("prune intermediate build images: %w", err)
+	}
+	return rep.SpaceReclaimed, nil
 }
