@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -16,9 +15,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tunedcilium/tunedcilium/pkg/probe"
 	"github.com/tunedcilium/tunedcilium/pkg/probe/probetest"
-	"github.com/tunedcilium/tunedcilium/pkg/traffic/echo"
 )
 
 // inspectJSON is what `inspect -o json` promises, field by field.
@@ -67,20 +64,8 @@ func TestInspectNetNSMatchesTools(t *testing.T) {
 	r.Iptables(t, "nft", "-t", "raw", "-A", "PREROUTING", "-s", "10.244.0.0/16", "-m", "comment", "--comment", "cilium: NOTRACK for pod traffic", "-j", "CT", "--notrack")
 	r.Iptables(t, "nft", "-t", "nat", "-A", "POSTROUTING", "-o", "r-s", "-m", "comment", "--comment", "cilium masquerade non-cluster", "-j", "MASQUERADE")
 	// Some tracked traffic through the router: three short TCP connections.
-	server, err := probe.OpenNetNS(c.Server.Name)
-	require.NoError(t, err)
-	defer server.Close()
-	client, err := probe.OpenNetNS(c.Client.Name)
-	require.NoError(t, err)
-	defer client.Close()
-	ln, err := server.Listen("tcp", ":8080")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go echo.Serve(ctx, ln)
-	res, err := echo.Burst(ctx, client.DialContext, c.ServerIP.String()+":8080", 3)
-	require.NoError(t, err)
-	require.Equal(t, 3, res.Connections, res.FirstError)
+	probetest.ServeEcho(t, c.Server.Open(t))
+	probetest.Burst(t, c.Client.Open(t), c.ServerIP.String()+":8080", 3)
 
 	code, out, errOut := runCLI(t, "inspect", "--netns", r.Name, "-o", "json")
 	require.Equal(t, 0, code, errOut)

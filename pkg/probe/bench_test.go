@@ -14,7 +14,7 @@ import (
 // and named namespaces).
 func BenchmarkInspect(b *testing.B) {
 	c := richRouter(b)
-	node := open(b, c.Router)
+	node := c.Router.Open(b)
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {

@@ -142,29 +142,8 @@ func TestContainerNodeBothPaths(t *testing.T) {
 	}
 	defer byPID.Close()
 
-	a, err := entered.Inspect(ctx, probe.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := viaExec.Inspect(ctx, probe.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Errors) > 0 || len(b.Errors) > 0 {
-		t.Fatalf("probe errors: entered %v, docker exec %v", a.Errors, b.Errors)
-	}
-	t.Logf("inspect took %s entering the namespace, %s through docker exec", a.Took, b.Took)
-	for i := range b.Devices {
-		if b.Devices[i].GSOIPv4MaxSize == nil {
-			a.Devices[i].GSOIPv4MaxSize, a.Devices[i].GROIPv4MaxSize = nil, nil
-		}
-	}
-	equal(t, "devices", a.Devices, b.Devices)
-	equal(t, "xdp", a.XDP, b.XDP)
-	equal(t, "routes", a.Routes, b.Routes)
-	equal(t, "conntrack", a.Conntrack, b.Conntrack)
-	equal(t, "nat", a.NAT, b.NAT)
-	equal(t, "congestion control", a.CongestionControl, b.CongestionControl)
+	a, b := inspectBoth(t, entered, viaExec)
+	requireSameEvidence(t, a, b)
 	if len(a.Conntrack.NotrackRules) != 1 || a.Conntrack.NotrackRules[0].Backend != probe.BackendNFT {
 		t.Errorf("NOTRACK rule written in the container not seen: %+v", a.Conntrack)
 	}

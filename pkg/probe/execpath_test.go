@@ -37,8 +37,8 @@ func richRouter(t testing.TB) *probetest.Chain {
 	r.Iptables(t, "legacy", "-t", "raw", "-A", "PREROUTING", "-d", "10.244.0.0/16", "-j", "NOTRACK")
 	r.Iptables(t, "nft", "-t", "nat", "-A", "POSTROUTING", "-s", c.ClientNet.String(), "-o", "r-s", "-m", "comment", "--comment", "cilium masquerade non-cluster", "-j", "MASQUERADE")
 	r.Iptables(t, "legacy", "-t", "nat", "-A", "POSTROUTING", "-s", "10.88.0.0/16", "-j", "SNAT", "--to-source", "10.201.2.1")
-	echoServer(t, open(t, c.Server))
-	burst(t, open(t, c.Client), c.ServerIP.String()+":8080", 7)
+	probetest.ServeEcho(t, c.Server.Open(t))
+	probetest.Burst(t, c.Client.Open(t), c.ServerIP.String()+":8080", 7)
 	return c
 }
 
@@ -50,20 +50,10 @@ func richRouter(t testing.TB) *probetest.Chain {
 func TestExecPathMatchesNamespacePath(t *testing.T) {
 	c := richRouter(t)
 	ctx := context.Background()
-	ns := open(t, c.Router)
+	ns := c.Router.Open(t)
 	ex := probe.Via("netns "+c.Router.Name+" (exec)", probe.NetNSExec(c.Router.Name))
 
-	a, err := ns.Inspect(ctx, probe.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ex.Inspect(ctx, probe.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Errors) > 0 || len(b.Errors) > 0 {
-		t.Fatalf("probe errors: namespace path %v, exec path %v", a.Errors, b.Errors)
-	}
+	a, b := inspectBoth(t, ns, ex)
 	if a.Access != "namespace" || b.Access != "exec" {
 		t.Errorf("access: %s and %s", a.Access, b.Access)
 	}
@@ -86,19 +76,7 @@ func TestExecPathMatchesNamespacePath(t *testing.T) {
 	}
 	equal(t, "classic tc programs", classic, b.TC.Programs)
 
-	// IPv4 BIG TCP sizes: nil on the exec path only when iproute2 omits them.
-	for i := range b.Devices {
-		if b.Devices[i].GSOIPv4MaxSize == nil {
-			t.Logf("%s: iproute2 in the node does not print gso_ipv4_max_size; the exec path reports it as unknown", b.Devices[i].Name)
-			a.Devices[i].GSOIPv4MaxSize, a.Devices[i].GROIPv4MaxSize = nil, nil
-		}
-	}
-	equal(t, "devices", a.Devices, b.Devices)
-	equal(t, "xdp", a.XDP, b.XDP)
-	equal(t, "routes", a.Routes, b.Routes)
-	equal(t, "conntrack", a.Conntrack, b.Conntrack)
-	equal(t, "nat", a.NAT, b.NAT)
-	equal(t, "congestion control", a.CongestionControl, b.CongestionControl)
+	requireSameEvidence(t, a, b)
 	equal(t, "iptables reads", a.IPTables, b.IPTables)
 
 	// The evidence is not empty: it says what was set up.
@@ -122,6 +100,43 @@ func TestExecPathMatchesNamespacePath(t *testing.T) {
 		t.Errorf("%d entries for the 7 connections", len(ea))
 	}
 	equal(t, "conntrack entries", ea, eb)
+}
+
+// inspectBoth inspects one node through two paths and fails on any probe
+// error.
+func inspectBoth(t *testing.T, entered, exec *probe.Node) (probe.Report, probe.Report) {
+	t.Helper()
+	var reports [2]probe.Report
+	for i, n := range []*probe.Node{entered, exec} {
+		r, err := n.Inspect(context.Background(), probe.InspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Errors) > 0 {
+			t.Fatalf("probe errors through %s (%s): %v", n.Name(), r.Access, r.Errors)
+		}
+		reports[i] = r
+	}
+	t.Logf("inspect took %s entering the namespace, %s through exec", reports[0].Took, reports[1].Took)
+	return reports[0], reports[1]
+}
+
+// requireSameEvidence compares what both paths can see. IPv4 BIG TCP
+// sizes may be nil on the exec path, only when iproute2 omits them.
+func requireSameEvidence(t *testing.T, a, b probe.Report) {
+	t.Helper()
+	for i := range b.Devices {
+		if b.Devices[i].GSOIPv4MaxSize == nil {
+			t.Logf("%s: iproute2 in the node does not print gso_ipv4_max_size; the exec path reports it as unknown", b.Devices[i].Name)
+			a.Devices[i].GSOIPv4MaxSize, a.Devices[i].GROIPv4MaxSize = nil, nil
+		}
+	}
+	equal(t, "devices", a.Devices, b.Devices)
+	equal(t, "xdp", a.XDP, b.XDP)
+	equal(t, "routes", a.Routes, b.Routes)
+	equal(t, "conntrack", a.Conntrack, b.Conntrack)
+	equal(t, "nat", a.NAT, b.NAT)
+	equal(t, "congestion control", a.CongestionControl, b.CongestionControl)
 }
 
 func equal(t *testing.T, what string, a, b any) {

@@ -169,6 +169,9 @@ func (n *Node) Do(fn func() error) error {
 // its Stdout/Stderr, then start it with StartCommand. The process gets
 // SIGKILL if this program dies first.
 func (n *Node) Command(ctx context.Context, argv ...string) *exec.Cmd {
+	if len(argv) == 0 {
+		return &exec.Cmd{Err: errors.New("command: empty argv")}
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd

@@ -19,19 +19,7 @@ import (
 
 	"github.com/tunedcilium/tunedcilium/pkg/probe"
 	"github.com/tunedcilium/tunedcilium/pkg/probe/probetest"
-	"github.com/tunedcilium/tunedcilium/pkg/traffic/echo"
 )
-
-// open opens a test namespace as a node, closed in t.Cleanup.
-func open(t testing.TB, ns *probetest.NetNS) *probe.Node {
-	t.Helper()
-	n, err := probe.OpenNetNS(ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return n
-}
 
 func progID(t testing.TB, p *ebpf.Program) uint32 {
 	t.Helper()
@@ -55,7 +43,7 @@ func TestXDPModes(t *testing.T) {
 	ns.AttachXDP(t, "v-native", native, link.XDPDriverMode)
 	ns.AttachXDP(t, "v-generic", generic, link.XDPGenericMode)
 
-	got, err := open(t, ns).XDP(context.Background())
+	got, err := ns.Open(t).XDP(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +72,7 @@ func TestTCAndTCXPrograms(t *testing.T) {
 	ns.AttachTCX(t, "v0", tcx, ebpf.AttachTCXIngress)
 	ns.AttachClassicTC(t, "v0", classic, true)
 
-	got, err := open(t, ns).TC(context.Background())
+	got, err := ns.Open(t).TC(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +106,7 @@ func TestDevicesKindMTUBigTCPQdisc(t *testing.T) {
 	must(t, ns.NL.QdiscAdd(netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: plain.Attrs().Index, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT})))
 	must(t, ns.NL.LinkAdd(&netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", MTU: 1450}, VxlanId: 42, Port: 8472}))
 
-	node := open(t, ns)
+	node := ns.Open(t)
 	devs, err := node.Devices(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +149,7 @@ func TestRoutesNativeAndTunnel(t *testing.T) {
 	_, tunnelDst, _ := net.ParseCIDR("10.245.0.0/16")
 	must(t, c.Router.NL.RouteAdd(&netlink.Route{LinkIndex: vx.Attrs().Index, Dst: tunnelDst, Scope: netlink.SCOPE_LINK}))
 
-	node := open(t, c.Router)
+	node := c.Router.Open(t)
 	ctx := context.Background()
 	native, err := node.RoutesTo(ctx, netip.MustParsePrefix("10.244.1.0/24"))
 	if err != nil {
@@ -202,7 +190,7 @@ func TestCongestionControlPerNamespace(t *testing.T) {
 	reno.Sysctl(t, "net.ipv4.tcp_congestion_control", "reno")
 
 	for ns, want := range map[*probetest.NetNS]string{bbr: "bbr", reno: "reno"} {
-		cc, err := open(t, ns).CongestionControl(ctx)
+		cc, err := ns.Open(t).CongestionControl(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,33 +204,12 @@ func TestCongestionControlPerNamespace(t *testing.T) {
 	}
 }
 
-// echoServer serves the echo protocol inside ns on port 8080 until the test ends.
-func echoServer(t testing.TB, node *probe.Node) {
-	t.Helper()
-	ln, err := node.Listen("tcp", ":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = echo.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-}
-
-func burst(t testing.TB, client *probe.Node, addr string, n int) {
-	t.Helper()
-	res, err := echo.Burst(context.Background(), client.DialContext, addr, n)
-	if err != nil || res.Failed > 0 {
-		t.Fatalf("burst of %d to %s: %+v, %v", n, addr, res, err)
-	}
-}
-
 func TestConntrackEntriesAndNotrackRules(t *testing.T) {
 	c := probetest.NewChain(t)
 	c.EnableConntrack(t, "nft")
-	client, router := open(t, c.Client), open(t, c.Router)
-	echoServer(t, open(t, c.Server))
-	burst(t, client, c.ServerIP.String()+":8080", 5)
+	client, router := c.Client.Open(t), c.Router.Open(t)
+	probetest.ServeEcho(t, c.Server.Open(t))
+	probetest.Burst(t, client, c.ServerIP.String()+":8080", 5)
 	ctx := context.Background()
 
 	mine := probe.ConntrackFilter{CIDRs: []netip.Prefix{c.ClientNet}, Protocol: "tcp"}
@@ -301,7 +268,7 @@ func TestConntrackEntriesAndNotrackRules(t *testing.T) {
 		t.Errorf("nft destination rule: %+v", nt[2])
 	}
 	// Negative control: the server has no NOTRACK rule.
-	st, err := open(t, c.Server).IPTables(ctx)
+	st, err := c.Server.Open(t).IPTables(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,10 +282,10 @@ func TestNATRulesAndCounters(t *testing.T) {
 	c.Router.Iptables(t, "nft", "-t", "nat", "-A", "POSTROUTING", "-s", c.ClientNet.String(), "-o", "r-s",
 		"-m", "comment", "--comment", "cilium masquerade non-cluster", "-j", "MASQUERADE")
 	c.Router.Iptables(t, "legacy", "-t", "nat", "-A", "POSTROUTING", "-s", "10.88.0.0/16", "-j", "SNAT", "--to-source", "10.201.2.1")
-	echoServer(t, open(t, c.Server))
-	burst(t, open(t, c.Client), c.ServerIP.String()+":8080", 3)
+	probetest.ServeEcho(t, c.Server.Open(t))
+	probetest.Burst(t, c.Client.Open(t), c.ServerIP.String()+":8080", 3)
 
-	tables, err := open(t, c.Router).IPTables(context.Background())
+	tables, err := c.Router.Open(t).IPTables(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +301,7 @@ func TestNATRulesAndCounters(t *testing.T) {
 	if snat.Backend != probe.BackendLegacy || snat.Target != "SNAT" || snat.Packets != 0 { // negative control: no traffic from 10.88/16
 		t.Errorf("SNAT rule: %+v", snat)
 	}
-	ct, err := open(t, c.Client).IPTables(context.Background())
+	ct, err := c.Client.Open(t).IPTables(context.Background())
 	if err != nil || len(ct.SourceNAT()) != 0 {
 		t.Errorf("client NAT rules: %+v, %v; want none", ct.SourceNAT(), err)
 	}
@@ -348,7 +315,7 @@ func TestCountingRuleOnForward(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			c := probetest.NewChain(t)
-			router := open(t, c.Router)
+			router := c.Router.Open(t)
 			ctx := context.Background()
 			hit, err := router.InstallCountingRule(ctx, probe.CountingRuleSpec{Chain: "FORWARD", Source: c.ClientNet, Backend: backend})
 			if err != nil {
@@ -364,8 +331,8 @@ func TestCountingRuleOnForward(t *testing.T) {
 				t.Errorf("empty node: picked %s, want nft", hit.Backend)
 			}
 
-			echoServer(t, open(t, c.Server))
-			burst(t, open(t, c.Client), c.ServerIP.String()+":8080", 10)
+			probetest.ServeEcho(t, c.Server.Open(t))
+			probetest.Burst(t, c.Client.Open(t), c.ServerIP.String()+":8080", 10)
 			hits, err := hit.Packets(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -392,7 +359,7 @@ func TestCountingRuleOnForward(t *testing.T) {
 func TestOpenByPIDAndErrors(t *testing.T) {
 	ns := probetest.NewNetNS(t, "pid")
 	probetest.Veth(t, ns, "v0", "", ns, "v1", "")
-	byName := open(t, ns)
+	byName := ns.Open(t)
 	ctx := context.Background()
 	sleeper := byName.Command(ctx, "sleep", "60")
 	must(t, byName.StartCommand(sleeper))
@@ -428,7 +395,7 @@ func TestOpenByPIDAndErrors(t *testing.T) {
 // checks that every thread of this process is back in its own namespace.
 func TestDoLeavesNoThreadInANamespace(t *testing.T) {
 	ns := probetest.NewNetNS(t, "threads")
-	node := open(t, ns)
+	node := ns.Open(t)
 	errs := make(chan error, 64)
 	for range 64 {
 		go func() { errs <- node.Do(func() error { time.Sleep(time.Millisecond); return nil }) }()

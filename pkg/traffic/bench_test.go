@@ -17,8 +17,8 @@ import (
 func BenchmarkConntrackDelta200(b *testing.B) {
 	c := probetest.NewChain(b)
 	c.EnableConntrack(b, "nft")
-	serveEcho(b, open(b, c.Server))
-	router, client := open(b, c.Router), open(b, c.Client)
+	probetest.ServeEcho(b, c.Server.Open(b))
+	router, client := c.Router.Open(b), c.Client.Open(b)
 	filter := probe.ConntrackFilter{CIDRs: []netip.Prefix{c.ClientNet}, Protocol: "tcp"}
 	gen := traffic.BurstFrom(client, c.ServerIP.String()+":8080", 200)
 	b.ResetTimer()

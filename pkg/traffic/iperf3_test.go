@@ -19,7 +19,7 @@ func TestIperf3BetweenNamespaces(t *testing.T) {
 		t.Skip("iperf3 is not installed: run hack/deps.sh (apt-get install iperf3)")
 	}
 	c := probetest.NewChain(t)
-	server, client := open(t, c.Server), open(t, c.Client)
+	server, client := c.Server.Open(t), c.Client.Open(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

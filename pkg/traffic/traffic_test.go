@@ -12,34 +12,6 @@ import (
 	"github.com/tunedcilium/tunedcilium/pkg/traffic/echo"
 )
 
-func open(t testing.TB, ns *probetest.NetNS) *probe.Node {
-	t.Helper()
-	n, err := probe.OpenNetNS(ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
-	return n
-}
-
-// serveEcho runs the echo server inside node on :8080 until the test ends.
-func serveEcho(t testing.TB, node *probe.Node) {
-	t.Helper()
-	ln, err := node.Listen("tcp", ":8080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- echo.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("echo server: %v", err)
-		}
-	})
-}
-
 // TestEchoSeesClientOrRouter is the source-IP check and its negative
 // control: routed, the server sees the client's own address; behind an
 // iptables MASQUERADE on the router, it sees the router's.
@@ -54,10 +26,10 @@ func TestEchoSeesClientOrRouter(t *testing.T) {
 			if masquerade {
 				c.Router.Iptables(t, "nft", "-t", "nat", "-A", "POSTROUTING", "-o", "r-s", "-j", "MASQUERADE")
 			}
-			serveEcho(t, open(t, c.Server))
+			probetest.ServeEcho(t, c.Server.Open(t))
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			obs, err := echo.Ask(ctx, open(t, c.Client).DialContext, c.ServerIP.String()+":8080")
+			obs, err := echo.Ask(ctx, c.Client.Open(t).DialContext, c.ServerIP.String()+":8080")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,8 +72,8 @@ func TestConntrackDelta(t *testing.T) {
 							"-m", "comment", "--comment", "cilium: NOTRACK for pod traffic"}, target...)...)
 					}
 				}
-				serveEcho(t, open(t, c.Server))
-				router, client := open(t, c.Router), open(t, c.Client)
+				probetest.ServeEcho(t, c.Server.Open(t))
+				router, client := c.Router.Open(t), c.Client.Open(t)
 				filter := probe.ConntrackFilter{CIDRs: []netip.Prefix{c.ClientNet}, Protocol: "tcp"}
 
 				d, err := traffic.MeasureConntrackDelta(context.Background(), router, filter,
