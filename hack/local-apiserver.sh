@@ -55,7 +55,7 @@ echo "$token,admin,admin,system:masters" >"$dir/tokens.csv"
 
 "$KUBE_APISERVER" --etcd-servers "http://127.0.0.1:$etcd_port" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$dir/certs" \
-  --token-auth-file "$dir/tokens.csv" --authorization-mode RBAC \
+  --token-auth-file "$dir/tokens.csv" --authorization-mode RBAC --allow-privileged=true \
   --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.key" \
   --service-account-signing-key-file "$dir/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
   >"$dir/kube-apiserver.log" 2>&1 &

@@ -9,17 +9,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/tunedcilium/tunedcilium/pkg/chart"
 	"github.com/tunedcilium/tunedcilium/pkg/podexec"
+	"github.com/tunedcilium/tunedcilium/pkg/waitfor"
 )
 
 // Defaults of a Cilium installation.
@@ -191,8 +194,10 @@ func (c *Cilium) Apply(ctx context.Context, chartPath string, values map[string]
 	return c.Install(ctx, chartPath, values)
 }
 
-// Uninstall removes the release and waits for its resources to be gone. A
-// release that does not exist is not an error.
+// Uninstall removes the release, then waits, with progress, until the agent
+// and operator pods are gone. A release that does not exist is not an error.
+// (Helm's own wait is not used: it prints nothing while it waits, and it
+// waits for every object, including the chart's cilium-secrets namespace.)
 func (c *Cilium) Uninstall(ctx context.Context) error {
 	cfg, err := c.helm()
 	if err != nil {
@@ -200,7 +205,6 @@ func (c *Cilium) Uninstall(ctx context.Context) error {
 	}
 	uninstall := action.NewUninstall(cfg)
 	uninstall.IgnoreNotFound = true
-	uninstall.Wait = true
 	uninstall.Timeout = c.helmTimeout()
 	c.printf("uninstalling %s", c)
 	done := make(chan error, 1)
@@ -213,8 +217,26 @@ func (c *Cilium) Uninstall(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("uninstall cilium from %s: %w", c.config.Host, err)
 		}
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("uninstall cilium from %s: %w (helm goes on in the background until its %s timeout)", c.config.Host, ctx.Err(), uninstall.Timeout)
 	}
+	w := waitfor.Wait{What: "cilium pods to be gone", Timeout: c.helmTimeout(), Log: c.Log}
+	if err := w.Until(ctx, c.checkPodsGone); err != nil {
+		return fmt.Errorf("uninstall cilium from %s: %w", c.config.Host, err)
+	}
+	return nil
+}
+
+func (c *Cilium) checkPodsGone(ctx context.Context) (bool, string, error) {
+	var left []string
+	for _, selector := range []string{agentSelector, operatorSelector} {
+		pods, err := c.client.CoreV1().Pods(c.namespace()).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, "", err
+		}
+		for _, p := range pods.Items {
+			left = append(left, p.Name)
+		}
+	}
+	return len(left) == 0, fmt.Sprintf("%d left: %s", len(left), strings.Join(left, ", ")), nil
 }
