@@ -81,6 +81,8 @@ func (p *Provider) stateDir(cluster string) string {
 	return filepath.Join(dir, cluster)
 }
 
+func (p *Provider) runtime() runtimes.Runtime { return runtimes.Docker }
+
 func (p *Provider) setUpLog() {
 	if p.Log != nil {
 		k3dlog.Log().SetOutput(p.Log)
