@@ -82,3 +82,37 @@ func (c *Cilium) AgentFallbacks(ctx context.Context, a Agent) ([]ciliumstatus.Fa
 	}
 	return ciliumstatus.ScanFallbacks(bytes.NewReader(data))
 }
+
+// Statuses reads every agent's decoded status, keyed by node.
+func (c *Cilium) Statuses(ctx context.Context) (map[string]*ciliumstatus.Status, error) {
+	agents, err := c.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*ciliumstatus.Status, len(agents))
+	for _, a := range agents {
+		st, err := c.AgentStatus(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out[a.Node] = st
+	}
+	return out, nil
+}
+
+// Fallbacks reads every agent's fallback log lines, keyed by node.
+func (c *Cilium) Fallbacks(ctx context.Context) (map[string][]ciliumstatus.Fallback, error) {
+	agents, err := c.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]ciliumstatus.Fallback, len(agents))
+	for _, a := range agents {
+		f, err := c.AgentFallbacks(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		out[a.Node] = f
+	}
+	return out, nil
+}
