@@ -85,7 +85,7 @@ func (w *Workload) readState(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("get service %s/%s: %w", ns, want.Name, err)
 		}
-		svc := Service{Name: s.Name, Port: int(s.Spec.Ports[0].Port)}
+		svc := Service{Name: s.Name, Port: int(s.Spec.Ports[0].Port), ExternalTrafficPolicy: string(s.Spec.ExternalTrafficPolicy)}
 		if ip, err := netip.ParseAddr(s.Spec.ClusterIP); err == nil {
 			svc.ClusterIP = ip
 		}

@@ -56,8 +56,11 @@ type Service struct {
 	Port      int
 	// NodePort is set for the NodePort service.
 	NodePort int
-	// BackendNodes are the nodes of the pods the service selects.
+	// BackendNodes are the nodes of the ready endpoints of the service.
 	BackendNodes []string
+	// ExternalTrafficPolicy as the API server has it ("Cluster", "Local";
+	// empty for ClusterIP services).
+	ExternalTrafficPolicy string
 }
 
 // Workload is a deployed workload.
