@@ -20,10 +20,13 @@ build: ## build the CLI into bin/
 test: deps ## unit tests and real-kernel tests (run as root)
 	$(GO) test -count=1 ./...
 
-lint: ## gofmt, go vet (with and without the e2e tag)
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+lint: ## gofmt, go vet (with and without the e2e tag), actionlint on the workflows (shellcheck on their scripts when installed)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
+	@command -v shellcheck >/dev/null || echo "actionlint: shellcheck not installed, run: scripts are not checked (make deps installs it)"
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yaml
 
 e2e: ## the e2e suite against clusters (see README for flags)
 	$(GO) test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./e2e/... -args --report-dir=$(REPORT_DIR) $(E2E_ARGS)

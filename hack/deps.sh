@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs on a fresh Debian machine: Go (if absent) and the
-# node tools the real-kernel tests drive (iperf3, iptables, conntrack, iproute2, ethtool).
+# node tools the real-kernel tests drive (iperf3, iptables, conntrack, iproute2, ethtool),
+# and shellcheck, which actionlint (make lint) runs on the workflows' scripts.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 need=()
-for pair in iperf3:iperf3 iptables:iptables conntrack:conntrack ip:iproute2 ethtool:ethtool jq:jq mmdebstrap:mmdebstrap; do
+for pair in iperf3:iperf3 iptables:iptables conntrack:conntrack ip:iproute2 ethtool:ethtool jq:jq mmdebstrap:mmdebstrap shellcheck:shellcheck; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

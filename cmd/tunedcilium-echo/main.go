@@ -5,6 +5,7 @@
 //	tunedcilium-echo serve --listen :8080    answer each TCP connection (and HTTP GET) with {"peer":"IP:PORT"}
 //	tunedcilium-echo ask ADDR [--count N]    print {"local","seen","preserved"} per connection, one JSON line each
 //	tunedcilium-echo burst ADDR --count N    open N short connections (conntrack deltas), print a JSON summary
+//	tunedcilium-echo hold-serve / hold       hold connections open across an upgrade, report which broke (hold.go)
 //
 // The logic lives in pkg/traffic/echo. Exit codes: 0 done, 1 a connection
 // failed, 2 bad input.
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput("%v", err) })
 	root.AddCommand(serveCmd(stderr), askCmd(), burstCmd())
+	root.AddCommand(holdCmds(stderr)...)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

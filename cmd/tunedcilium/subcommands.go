@@ -11,5 +11,6 @@ func subcommands() []*cobra.Command {
 		imagesCmd(),
 		cleanCmd(),
 		inspectCmd(),
+		ciMatrixCmd(),
 	}
 }

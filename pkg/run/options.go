@@ -58,6 +58,20 @@ type Options struct {
 	// PodCIDR and NIC describe an existing cluster where they cannot be read.
 	PodCIDR string
 	NIC     string
+	// UpgradeFrom, when set, validates an upgrade: each profile is installed
+	// at this Cilium version (or from this chart directory), checked,
+	// upgraded with `helm upgrade` to the version under test and checked
+	// again (upgrade.go). UpgradeConnections long-lived TCP connections are
+	// held open across the upgrade.
+	UpgradeFrom        string
+	UpgradeConnections int
+	// RequireHostTuning makes the host audit's items count (they are
+	// informational otherwise).
+	RequireHostTuning bool
+	// KernelPlatform plans for a named kernel row instead of the running
+	// kernel's version ("rhel8.10": RHEL's 4.18 with the backports Cilium
+	// counts as 5.10).
+	KernelPlatform string
 
 	profilesRaw, keepRaw *string
 }
@@ -92,6 +106,10 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	str(&o.PodCIDR, "pod-cidr", "", "existing cluster: its IPv4 pod CIDR (default: the prefix covering every node's podCIDR)")
 	str(&o.NIC, "nic", "", "existing cluster: the nodes' NIC driver as `ethtool -i` reports it (default: unknown, so XDP and BIG TCP SKIP)")
 	str(&o.RunID, "run-id", "", "run id used in cluster names and labels (default: generated)")
+	str(&o.UpgradeFrom, "upgrade-from", "", "validate an upgrade: install this Cilium version (or chart directory) first, check, `helm upgrade` to the version under test, check again")
+	fs.IntVar(&o.UpgradeConnections, "upgrade-connections", envInt("upgrade-connections", 20), "long-lived TCP connections held open across --upgrade-from's upgrade [$"+envName("upgrade-connections")+"]")
+	fs.BoolVar(&o.RequireHostTuning, "require-host-tuning", envBool("require-host-tuning"), "fail the run when a host tuning of the audit (tuned profile, CPU governor, irqbalance, NIC IRQ affinity, preemption model) is missing [$"+envName("require-host-tuning")+"]")
+	str(&o.KernelPlatform, "kernel-platform", "", "plan for this kernel row instead of the running kernel's version, e.g. rhel8.10 (RHEL's 4.18 counts as 5.10)")
 	fs.IntVar(&o.Nodes, "nodes", envInt("nodes", 2), "nodes per cluster (one control plane + workers) [$"+envName("nodes")+"]")
 	fs.BoolVar(&o.FreshClusters, "fresh-clusters", envBool("fresh-clusters"), "one fresh cluster per profile: no in-place switches [$"+envName("fresh-clusters")+"]")
 	fs.IntVar(&o.Connections, "connections", envInt("connections", 200), "TCP connections per traffic burst [$"+envName("connections")+"]")
@@ -184,6 +202,9 @@ func (o *Options) ValidateBasics() error {
 	}
 	if o.ConntrackBound < 0 || o.ConntrackBound >= o.Connections/2 {
 		return fmt.Errorf("--conntrack-bound %d: must be between 0 and half of --connections (%d)", o.ConntrackBound, o.Connections/2)
+	}
+	if err := o.validateWorkflowFlags(); err != nil {
+		return err
 	}
 	if o.Provider == "existing" && o.Kubeconfig == "" {
 		if kc := os.Getenv("KUBECONFIG"); kc != "" {

@@ -105,7 +105,7 @@ func NewSuite(ctx context.Context, o *Options, out io.Writer) (*Suite, error) {
 
 	// The kernel the nodes run: kind and k3d nodes share the host's.
 	if o.Provider != plan.Existing {
-		if s.Kernel, err = kernel.Running(); err != nil {
+		if s.Kernel, err = o.NodeKernel(); err != nil {
 			return nil, err
 		}
 		if cfg, _, err := kernel.ReadConfig(); err == nil {
