@@ -34,6 +34,13 @@ const natLine = "TCP OUT 10.244.0.57:40312 -> 172.18.0.9:8080 XLATE_SRC 172.18.0
 func TestBPFMasquerade(t *testing.T) {
 	d := DecideBPFMasquerade(masqEvidence(nodeAIP, 0, 0, []string{natLine}))
 	require.Equal(t, verdict.Pass, d.Result, d.Reason)
+	require.Contains(t, d.Reason, "MASQUERADE rules counted 0 packets")
+	// As measured with BPF masquerading: Cilium installs no MASQUERADE rule.
+	none := masqEvidence(nodeAIP, 0, 0, []string{natLine})
+	none.MasqRules = nil
+	d = DecideBPFMasquerade(none)
+	require.Equal(t, verdict.Pass, d.Result, d.Reason)
+	require.Contains(t, d.Reason, "no iptables MASQUERADE rule")
 
 	// iptables masquerading: the node IP is seen too, but the rule counted
 	// the connection and BPF has no entry.

@@ -64,6 +64,14 @@ func TestNotrackCoverage(t *testing.T) {
 	require.Contains(t, d.Reason, "source 10.244.1.0/24")
 	require.Contains(t, d.Reason, "destination 10.244.0.0/24")
 
+	// Cilium's proxy NOTRACK rules (by mark, no address) do not cover pods.
+	proxy := probe.NotrackRule{Rule: probe.Rule{Table: "raw", Chain: "CILIUM_OUTPUT_raw", OutInterface: "cilium_host",
+		Comment: "cilium: NOTRACK for proxy return traffic", Target: "CT", TargetArgs: []string{"--notrack"}}}
+	ev := NotrackOn(nodeA, []probe.NotrackRule{proxy}, labPodCIDRs)
+	require.Empty(t, ev.Rules)
+	require.Equal(t, verdict.Fail, DecideNotrack([]NotrackEvidence{ev}).Result)
+	require.Len(t, NotrackOn(nodeA, append(labNotrackRules(), proxy), labPodCIDRs).Rules, 4)
+
 	// Someone else's NOTRACK rule does not count as Cilium's.
 	other := labNotrackRules()
 	for i := range other {

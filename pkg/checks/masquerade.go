@@ -38,8 +38,12 @@ type MasqueradeEvidence struct {
 	// connection (cilium-dbg bpf nat list).
 	NATEntries []string `json:"bpfNATEntries"`
 	NATErr     string   `json:"bpfNATError,omitempty"`
-	// MasqRules are Cilium's iptables MASQUERADE/SNAT rules on the node.
+	// MasqRules are Cilium's iptables MASQUERADE/SNAT rules on the node
+	// (CILIUM_POST_nat); with BPF masquerading Cilium installs none.
 	MasqRules []MasqRule `json:"iptablesMasqueradeRules"`
+	// OtherSourceNAT are the nat table's other MASQUERADE/SNAT rules
+	// (kube-proxy's, ...), for the record: they count unrelated traffic too.
+	OtherSourceNAT []MasqRule `json:"otherSourceNATRules,omitempty"`
 }
 
 // masqDelta is how many packets Cilium's iptables masquerading counted.
@@ -83,8 +87,12 @@ func DecideBPFMasquerade(e MasqueradeEvidence) Decision {
 		}
 		return fail("source became node IP %s but the flow %s is not in %s's BPF NAT table%s", seen, flow, e.Node, why)
 	}
-	return pass("the server outside the cluster saw node IP %s, the flow is in the BPF NAT table (%s) and iptables MASQUERADE counted 0 packets (%d rules)",
-		seen, firstLine(e.NATEntries[0]), len(e.MasqRules))
+	iptables := "Cilium installed no iptables MASQUERADE rule"
+	if len(e.MasqRules) > 0 {
+		iptables = fmt.Sprintf("Cilium's %d iptables MASQUERADE rules counted 0 packets", len(e.MasqRules))
+	}
+	return pass("the server outside the cluster saw node IP %s, the flow is in the BPF NAT table (%s) and %s",
+		seen, firstLine(e.NATEntries[0]), iptables)
 }
 
 // natEntriesFor picks the BPF NAT table lines of one connection.
@@ -149,12 +157,24 @@ func bpfMasquerade(ctx context.Context, env *Env, _ tuning.Check) outcome {
 		return errorOutcome(map[string]any{"masquerade": ev}, fmt.Errorf("read node %s's iptables after: %w", node.Name, err))
 	}
 	ev.MasqRules = pairRules(ciliumMasqRules(before), ciliumMasqRules(after))
+	ev.OtherSourceNAT = pairRules(otherSourceNAT(before), otherSourceNAT(after))
 	out, err := env.agentExec(ctx, node, "cilium-dbg", "bpf", "nat", "list")
 	if err != nil {
 		ev.NATErr = err.Error()
 	}
 	ev.NATEntries = natEntriesFor(string(out), ev.Local, ev.Destination)
 	return outcome{Decision: DecideBPFMasquerade(ev), Evidence: map[string]any{"masquerade": ev}}
+}
+
+// otherSourceNAT are the nat table's source-NAT rules outside Cilium's chain.
+func otherSourceNAT(t probe.IPTables) []probe.Rule {
+	var out []probe.Rule
+	for _, r := range t.SourceNAT() {
+		if r.Chain != ciliumMasqChain {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // pairRules matches rules read before and after by backend and spec.

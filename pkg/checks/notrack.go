@@ -21,11 +21,16 @@ type NotrackEvidence struct {
 	Err      string              `json:"error,omitempty"`
 }
 
-// ciliumNotrack keeps Cilium's own NOTRACK rules (its CILIUM_* raw chains
-// or its "cilium: NOTRACK for pod traffic" comment).
+// ciliumNotrack keeps Cilium's own NOTRACK rules for pod traffic: in its
+// CILIUM_* raw chains (or with its "cilium: NOTRACK for pod traffic"
+// comment) and matching an address. Cilium's other NOTRACK rules (proxy
+// return and upstream traffic, matched by mark) say nothing about pods.
 func ciliumNotrack(rules []probe.NotrackRule) []probe.NotrackRule {
 	var out []probe.NotrackRule
 	for _, r := range rules {
+		if !r.CIDR.IsValid() {
+			continue
+		}
 		if strings.HasPrefix(r.Chain, "CILIUM_") || strings.Contains(strings.ToLower(r.Comment), "cilium") {
 			out = append(out, r)
 		}
