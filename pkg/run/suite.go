@@ -17,6 +17,7 @@ import (
 	"github.com/tunedcilium/tunedcilium/clusters/k3d"
 	"github.com/tunedcilium/tunedcilium/clusters/kind"
 	"github.com/tunedcilium/tunedcilium/pkg/chart"
+	"github.com/tunedcilium/tunedcilium/pkg/checks"
 	"github.com/tunedcilium/tunedcilium/pkg/images"
 	"github.com/tunedcilium/tunedcilium/pkg/install"
 	"github.com/tunedcilium/tunedcilium/pkg/kernel"
@@ -46,6 +47,7 @@ type Suite struct {
 
 	provider clusters.Provider
 	seq      int
+	base     *checks.Baselines
 	mu       sync.Mutex
 	stage    *Stage
 	failed   bool
@@ -84,7 +86,7 @@ func NewSuite(ctx context.Context, o *Options, out io.Writer) (*Suite, error) {
 	if o.RunID == "" {
 		o.RunID = newRunID()
 	}
-	s := &Suite{Opts: o, Out: out}
+	s := &Suite{Opts: o, Out: out, NewChecker: NewChecker, base: checks.NewBaselines()}
 
 	ps, err := profile.LoadAll(o.Profiles)
 	if err != nil {
@@ -207,6 +209,9 @@ func (s *Suite) Failed() {
 	s.failed = true
 	s.mu.Unlock()
 }
+
+// baselines is the throughput measured by earlier profiles of this run.
+func (s *Suite) baselines() *checks.Baselines { return s.base }
 
 func newRunID() string {
 	b := make([]byte, 3)
