@@ -64,8 +64,12 @@ func JUnit(run Run, profiles []Profile, vs []verdict.Verdict) ([]byte, error) {
 		}
 		s := &doc.Suites[i]
 		evidence, _ := json.MarshalIndent(v.Evidence, "", "  ")
+		name := v.Check
+		if v.Phase != "" {
+			name += " [" + v.Phase + "]"
+		}
 		c := junitCase{
-			Name:      v.Check,
+			Name:      name,
 			Classname: "tunedcilium." + v.Profile + "." + orDash(v.Option),
 			Time:      v.Duration.Seconds(),
 			SystemOut: fmt.Sprintf("%s\nmechanism: %s\nevidence: %s", v.String(), orDash(v.Mechanism), evidence),

@@ -46,9 +46,9 @@ func Markdown(run Run, profiles []Profile, vs []verdict.Verdict) string {
 	var names []string
 	seen := map[string]bool{}
 	for _, v := range vs {
-		if !seen[v.Profile] {
-			seen[v.Profile] = true
-			names = append(names, v.Profile)
+		if !seen[column(v)] {
+			seen[column(v)] = true
+			names = append(names, column(v))
 		}
 	}
 	var checks []string
@@ -59,7 +59,7 @@ func Markdown(run Run, profiles []Profile, vs []verdict.Verdict) string {
 			seenCheck[v.Check] = true
 			checks = append(checks, v.Check)
 		}
-		byCell[v.Profile+"\x00"+v.Check] = v
+		byCell[column(v)+"\x00"+v.Check] = v
 	}
 	if len(vs) > 0 {
 		b.WriteString("| check |")
@@ -91,9 +91,11 @@ func Markdown(run Run, profiles []Profile, vs []verdict.Verdict) string {
 		}
 	}
 
+	writeUpgrade(&b, vs)
+
 	b.WriteString("## Verdicts\n\n")
 	for _, v := range vs {
-		fmt.Fprintf(&b, "- `%s` %s: **%s**", v.Profile, v.Check, cell(v))
+		fmt.Fprintf(&b, "- `%s` %s: **%s**", column(v), v.Check, cell(v))
 		if v.Mechanism != "" {
 			fmt.Fprintf(&b, " (mechanism: %s)", v.Mechanism)
 		}
@@ -126,7 +128,7 @@ func Checklist(w io.Writer, vs []verdict.Verdict) error {
 	sorted := append([]verdict.Verdict(nil), vs...)
 	sortVerdicts(sorted)
 	for _, v := range sorted {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Profile, v.Check, strings.ReplaceAll(cell(v), "*", ""), orDash(v.Mechanism), v.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", column(v), v.Check, strings.ReplaceAll(cell(v), "*", ""), orDash(v.Mechanism), v.Reason)
 	}
 	return tw.Flush()
 }

@@ -48,6 +48,10 @@ type Verdict struct {
 	// Fallbacks are agent log lines that say a tuning fell back.
 	Fallbacks []string      `json:"fallbacks,omitempty"`
 	Duration  time.Duration `json:"duration"`
+	// Phase places the verdict in a run that checks a profile more than
+	// once: "before-upgrade" and "after-upgrade" (--upgrade-from), or
+	// "upgrade" for what the upgrade itself is judged on. "" otherwise.
+	Phase string `json:"phase,omitempty"`
 }
 
 // Met reports whether the result is what the profile expected. A SKIP meets
@@ -66,6 +70,9 @@ func (v Verdict) Met() bool {
 // String renders a verdict as one checklist line.
 func (v Verdict) String() string {
 	s := fmt.Sprintf("%s %s/%s: %s", v.Result, v.Profile, v.Check, v.Reason)
+	if v.Phase != "" {
+		s = fmt.Sprintf("%s %s/%s [%s]: %s", v.Result, v.Profile, v.Check, v.Phase, v.Reason)
+	}
 	if v.Expect == ExpectFail {
 		s += " (negative control: FAIL expected)"
 	}
