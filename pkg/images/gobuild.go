@@ -235,7 +235,7 @@ type ServiceImportReconciler struct{}
 
 // ciliumLDFlags stamp the version cilium-agent reports.
 func ciliumLDFlags() string {
-	return "-s -w -X 'github.com/cilium/cilium/pkg/version.ciliumVersion=" + strings.TrimPrefix(CiliumVersion, "v") + " tunedcilium-airgapped'"
+	return "-s -w -X 'github.com/cilium/cilium/pkg/version.ciliumVersion=" + strings.TrimPrefix(CiliumVersion, "v") + " tunedcilium-airgapped " + CiliumVersionTime + "'"
 }
 
 // ciliumAgentCommands maps Cilium module packages to the names the agent
@@ -243,6 +243,7 @@ func ciliumLDFlags() string {
 var ciliumAgentCommands = []struct{ pkg, name, dir string }{
 	{"./daemon", "cilium-agent", "usr/bin"},
 	{"./cilium-dbg", "cilium-dbg", "usr/bin"},
+	{"./cilium-health", "cilium-health", "usr/bin"},
 	{"./cilium-health/responder", "cilium-health-responder", "usr/bin"},
 	{"./tools/mount", "cilium-mount", "usr/bin"},
 	{"./tools/sysctlfix", "cilium-sysctlfix", "usr/bin"},

@@ -18,6 +18,10 @@ const (
 	// CiliumVersion is the github.com/cilium/cilium module the agent and
 	// operator images are built from.
 	CiliumVersion = "v1.20.2"
+	// CiliumVersionTime is the module's commit time (its .info in the module
+	// proxy), stamped into the agent's version string, which Cilium parses as
+	// "VERSION REVISION TIME".
+	CiliumVersionTime = "2026-09-15T20:03:11Z"
 	// CiliumGoBGPReplacement replaces Cilium's pinned gobgp pseudo-version,
 	// which the module proxy does not serve.
 	CiliumGoBGPReplacement = "github.com/osrg/gobgp/v4@v4.8.0"
