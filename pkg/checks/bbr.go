@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/tunedcilium/tunedcilium/pkg/tuning"
@@ -16,8 +17,24 @@ type PodCongestion struct {
 	Err       string `json:"error,omitempty"`
 }
 
-// DecideBBR: PASS when the pods on every node use bbr.
-func DecideBBR(pods []PodCongestion) Decision {
+// InheritedCongestion is what a new network namespace starts with: the
+// kernel copies net.ipv4.tcp_congestion_control from the initial namespace.
+type InheritedCongestion struct {
+	// From names that namespace: "this machine's initial namespace" for
+	// nodes that are local containers, "the node's namespace" otherwise.
+	From      string `json:"from"`
+	Algorithm string `json:"algorithm"`
+	// SetByCilium: the namespace is the node's own, where Cilium's
+	// Bandwidth Manager writes the setting (so it is not a reference for
+	// "without Cilium").
+	SetByCilium bool `json:"setByCilium"`
+}
+
+// DecideBBR: PASS when the pods on every node use bbr. When the namespace
+// pods inherit from runs bbr by itself (not set by Cilium: kind nodes
+// inherit from this machine's initial namespace), pods use bbr with or
+// without Cilium's BBR: SKIP, the evidence cannot tell them apart here.
+func DecideBBR(pods []PodCongestion, inherited InheritedCongestion) Decision {
 	if len(pods) == 0 {
 		return fail("no pod measured")
 	}
@@ -34,6 +51,9 @@ func DecideBBR(pods []PodCongestion) Decision {
 	}
 	if len(bad) > 0 {
 		return fail("net.ipv4.tcp_congestion_control is not bbr: %s", strings.Join(bad, "; "))
+	}
+	if inherited.Algorithm == "bbr" && !inherited.SetByCilium {
+		return skip("pods use bbr, but new namespaces inherit bbr from %s (net.ipv4.tcp_congestion_control=bbr there, not set by Cilium): pods would use bbr without Cilium's BBR, so this machine cannot tell them apart", inherited.From)
 	}
 	return pass("net.ipv4.tcp_congestion_control = bbr in %s", strings.Join(good, ", "))
 }
@@ -58,5 +78,36 @@ func podCongestion(ctx context.Context, env *Env, _ tuning.Check) outcome {
 		pc.Algorithm = strings.TrimSpace(string(out))
 		pods = append(pods, pc)
 	}
-	return outcome{Decision: DecideBBR(pods), Evidence: map[string]any{"pods": pods}}
+	inh := inheritedCongestion(ctx, env)
+	return outcome{Decision: DecideBBR(pods, inh), Evidence: map[string]any{"pods": pods, "inherited": inh}}
+}
+
+// inheritedCongestion reads what new pod namespaces start with. For nodes
+// that are local containers it is this machine's initial namespace (read
+// here, when this process runs in it); otherwise the node's own namespace,
+// which Cilium's Bandwidth Manager writes.
+func inheritedCongestion(ctx context.Context, env *Env) InheritedCongestion {
+	local := len(env.Nodes) > 0
+	for _, n := range env.Nodes {
+		local = local && n.Container != ""
+	}
+	if local {
+		self, err1 := os.Readlink("/proc/self/ns/net")
+		initNS, err2 := os.Readlink("/proc/1/ns/net")
+		if err1 == nil && err2 == nil && self == initNS {
+			if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control"); err == nil {
+				return InheritedCongestion{From: "this machine's initial network namespace", Algorithm: strings.TrimSpace(string(b))}
+			}
+		}
+		return InheritedCongestion{From: "this machine's initial network namespace (unreadable from here)"}
+	}
+	for _, n := range env.Nodes {
+		if n.Probe == nil {
+			continue
+		}
+		if cc, err := n.Probe.CongestionControl(ctx); err == nil {
+			return InheritedCongestion{From: "node " + n.Name + "'s namespace", Algorithm: cc.Default, SetByCilium: true}
+		}
+	}
+	return InheritedCongestion{From: "unknown"}
 }

@@ -166,9 +166,7 @@ func mapSizesOf(s *ciliumstatus.Status) string {
 		if mp == nil {
 			continue
 		}
-		if strings.Contains(mp.Name, "ct") || strings.Contains(mp.Name, "nat") || strings.Contains(mp.Name, "NAT") || strings.Contains(mp.Name, "CT") {
-			parts = append(parts, fmt.Sprintf("%s=%d", mp.Name, mp.Size))
-		}
+		parts = append(parts, fmt.Sprintf("%s=%d", mp.Name, mp.Size))
 	}
 	return strings.Join(parts, " ")
 }
