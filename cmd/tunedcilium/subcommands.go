@@ -12,5 +12,6 @@ func subcommands() []*cobra.Command {
 		cleanCmd(),
 		inspectCmd(),
 		ciMatrixCmd(),
+		replayCmd(),
 	}
 }

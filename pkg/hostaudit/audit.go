@@ -380,6 +380,34 @@ func orNotSet(v string) string {
 	return v
 }
 
+// KernelConfigText returns a machine's kernel release and its build
+// configuration as text, and where the configuration was found
+// (/proc/config.gz, else /boot/config-<release>): what a bug report needs.
+func KernelConfigText(ctx context.Context, src Source) (release, config, where string, err error) {
+	rel, err := src.ReadFile(ctx, "/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "", "", "", err
+	}
+	release = strings.TrimSpace(string(rel))
+	if b, err := src.ReadFile(ctx, "/proc/config.gz"); err == nil {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return release, "", "", fmt.Errorf("%s: /proc/config.gz: %w", src.Name(), err)
+		}
+		text, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+		if err != nil {
+			return release, "", "", fmt.Errorf("%s: /proc/config.gz: %w", src.Name(), err)
+		}
+		return release, string(text), "/proc/config.gz", nil
+	}
+	file := "/boot/config-" + release
+	b, err := src.ReadFile(ctx, file)
+	if err != nil {
+		return release, "", "", fmt.Errorf("%s: no kernel config in /proc/config.gz or %s", src.Name(), file)
+	}
+	return release, string(b), file, nil
+}
+
 // kernelConfig reads the machine's kernel config: /proc/config.gz, else
 // /boot/config-<release>.
 func kernelConfig(ctx context.Context, src Source) (kernel.Config, string, error) {

@@ -21,6 +21,7 @@ func (s *Suite) Record(ctx context.Context, st *Stage, v verdict.Verdict) {
 		return
 	}
 	s.Failed()
+	s.reproFailure(ctx, st, v) // repro bundle: REPORT_DIR/repro/<profile> (repro.go)
 	if st == nil || st.Checker == nil {
 		return
 	}

@@ -58,6 +58,7 @@ func (s *Suite) Bring(ctx context.Context, p profile.Profile) (*Stage, error) {
 		}
 	}
 	s.stage = st
+	s.RecordHostAudit(ctx, st) // informational host tunings (hostaudit.go)
 	return st, nil
 }
 
