@@ -81,6 +81,17 @@ func main(m *testing.M) int {
 func TestTunedCilium(t *testing.T) {
 	for _, p := range suite.Profiles {
 		t.Run(p.Name, func(t *testing.T) {
+			if suite.Upgrading() { // --upgrade-from: old version, checks, helm upgrade, checks (pkg/run/upgrade.go)
+				err := suite.RunUpgrade(runCtx, p, func(_ context.Context, st *run.Stage, phase string) error {
+					t.Run(phase, func(t *testing.T) { testenv.Test(t, features.For(suite, st)...) })
+					return nil
+				})
+				if err != nil {
+					suite.Failed()
+					t.Fatal(err)
+				}
+				return
+			}
 			st, err := suite.Bring(runCtx, p)
 			if err != nil {
 				suite.Failed()
