@@ -137,10 +137,15 @@ func (s *Suite) provision(ctx context.Context, st *Stage) error {
 }
 
 func (s *Suite) loadImages(ctx context.Context, st *Stage) error {
-	if st.Reused || !s.Images.Local || s.Opts.Provider == plan.Existing {
+	if st.Reused || s.Opts.Provider == plan.Existing {
 		return nil
 	}
-	refs := dedupe(append(s.Images.NodeLoad(), s.workloadImage()))
+	// The suite's own workload image exists only in the local Docker
+	// engine, whatever --images says: load it in registry mode too.
+	refs := []string{s.workloadImage()}
+	if s.Images.Local {
+		refs = dedupe(append(s.Images.NodeLoad(), s.workloadImage()))
+	}
 	fmt.Fprintf(s.Out, "  loading %d images into every node\n", len(refs))
 	return st.Cluster.LoadImages(ctx, refs...)
 }
