@@ -5,21 +5,37 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/tunedcilium/tunedcilium/clusters/existing"
+	"github.com/tunedcilium/tunedcilium/pkg/images"
 )
 
 // TestInstallOnRealCluster installs Cilium from the module's chart on a real,
-// disposable cluster, waits until every agent is healthy, reads each agent's
-// decoded status and fallback lines, restarts the agents, and uninstalls.
-// It needs TUNEDCILIUM_KUBECONFIG (a cluster without a CNI whose nodes hold
-// the Cilium images: `make env`, `make images`, a kind cluster), and takes
-// the images from TUNEDCILIUM_CILIUM_IMAGE / TUNEDCILIUM_OPERATOR_IMAGE.
+// disposable cluster without a CNI, with kube-proxy replacement (the API
+// server address taken from the cluster's kubernetes endpoints), waits until
+// every agent is healthy, reads each agent's decoded status and fallback
+// lines, restarts the agents, and uninstalls. It needs
+// TUNEDCILIUM_KUBECONFIG; the images follow TUNEDCILIUM_IMAGES=local /
+// TUNEDCILIUM_CILIUM_IMAGE / TUNEDCILIUM_OPERATOR_IMAGE (pkg/images), which
+// the cluster's nodes must already hold.
 func TestInstallOnRealCluster(t *testing.T) {
 	kubeconfig := os.Getenv("TUNEDCILIUM_KUBECONFIG")
 	if kubeconfig == "" {
-		t.Skip("needs a disposable cluster without CNI: set TUNEDCILIUM_KUBECONFIG (and TUNEDCILIUM_CILIUM_IMAGE/TUNEDCILIUM_OPERATOR_IMAGE for local images)")
+		t.Skip("needs a disposable cluster without CNI: set TUNEDCILIUM_KUBECONFIG (and TUNEDCILIUM_IMAGES=local for the local images)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+
+	cluster, err := existing.Open(ctx, existing.Options{Kubeconfig: kubeconfig, RunID: "test-install", Lock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Delete(context.Background())
+	host, port := cluster.APIServer()
+	src, err := images.ParseSource("", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	c, err := New(kubeconfig, "", testLog{t})
 	if err != nil {
@@ -29,55 +45,73 @@ func TestInstallOnRealCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images := map[string]any{}
-	if img := os.Getenv("TUNEDCILIUM_CILIUM_IMAGE"); img != "" {
-		images["image"] = map[string]any{"override": img, "useDigest": false, "pullPolicy": "Never"}
-		images["envoy"] = map[string]any{"enabled": false}
-		images["l7Proxy"] = false
+	planned := map[string]any{
+		"kubeProxyReplacement": true,
+		"routingMode":          "native",
+		"autoDirectNodeRoutes": true,
+		"bpf":                  map[string]any{"masquerade": true},
+		"hubble":               map[string]any{"enabled": false},
+		"operator":             map[string]any{"replicas": 1},
+		"ipv6":                 map[string]any{"enabled": false},
 	}
-	if img := os.Getenv("TUNEDCILIUM_OPERATOR_IMAGE"); img != "" {
-		images["operator"] = map[string]any{"replicas": 1, "image": map[string]any{"override": img, "useDigest": false, "pullPolicy": "Never"}}
-	}
-	values, err := Values(ValuesInput{Planned: map[string]any{"hubble": map[string]any{"enabled": false}}, Images: images})
+	values, err := Values(ValuesInput{Planned: planned, Images: src.HelmValues(), APIServerHost: host, APIServerPort: port, PodCIDR: "10.244.0.0/16"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Apply(ctx, chartDir, values); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := c.Uninstall(context.Background()); err != nil {
-			t.Errorf("uninstall: %v", err)
+	uninstalled := false
+	defer func() {
+		if !uninstalled {
+			_ = c.Uninstall(context.Background())
 		}
-	})
-	opts := WaitOptions{Timeout: 5 * time.Minute, Operator: OperatorEnabled(values)}
+	}()
+	opts := WaitOptions{Timeout: 6 * time.Minute, Operator: OperatorEnabled(values)}
+	start := time.Now()
 	if err := c.WaitReady(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
-	agents, err := c.Agents(ctx)
-	if err != nil || len(agents) == 0 {
-		t.Fatalf("agents: %v, %v", agents, err)
+	t.Logf("ready in %s", time.Since(start).Round(time.Second))
+	statuses, err := c.Statuses(ctx)
+	if err != nil || len(statuses) == 0 {
+		t.Fatalf("statuses: %v, %v", statuses, err)
 	}
-	for _, a := range agents {
-		st, err := c.AgentStatus(ctx, a)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for node, st := range statuses {
 		ok, why := st.Healthy()
-		t.Logf("%s on %s: healthy=%v (%s) KPR=%s host routing=%s masquerading=%+v", a.Pod, a.Node, ok, why, st.KubeProxyReplacement(), st.HostRouting(), st.Masquerading())
+		t.Logf("%s: healthy=%v (%s) KPR=%s nodePort=%+v routing=%s/%s masquerading=%+v attach=%s device=%s",
+			node, ok, why, st.KubeProxyReplacement(), st.NodePort(), st.InterHostRouting(), st.HostRouting(), st.Masquerading(), st.AttachMode(), st.DatapathMode())
 		if !ok {
-			t.Errorf("agent %s unhealthy after WaitReady: %s", a.Pod, why)
+			t.Errorf("agent on %s unhealthy after WaitReady: %s", node, why)
 		}
-		fallbacks, err := c.AgentFallbacks(ctx, a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range fallbacks {
-			t.Logf("fallback on %s: %s", a.Node, f)
+		if !st.KubeProxyReplacementEnabled() || !st.NativeRouting() || !st.Masquerading().BPF() {
+			t.Errorf("agent on %s: the planned KPR/native routing/BPF masquerading are not active", node)
 		}
 	}
+	fallbacks, err := c.Fallbacks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node, fs := range fallbacks {
+		for _, f := range fs {
+			t.Logf("fallback on %s: %s", node, f)
+		}
+	}
+	start = time.Now()
 	if err := c.RestartAgents(ctx, opts); err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("restarted and healthy again in %s", time.Since(start).Round(time.Second))
+
+	uninstalled = true
+	if err := c.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if installed, err := c.Installed(); err != nil || installed {
+		t.Errorf("after Uninstall: installed=%v, %v", installed, err)
+	}
+	if agents, err := c.Agents(ctx); err != nil || len(agents) != 0 {
+		t.Errorf("after Uninstall: agents %v, %v", agents, err)
 	}
 }
 

@@ -263,6 +263,11 @@ func podState(p corev1.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return "terminating"
 	}
+	for _, cs := range p.Status.InitContainerStatuses {
+		if cs.State.Running != nil {
+			return fmt.Sprintf("init container %s running", cs.Name)
+		}
+	}
 	for _, group := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 		for _, cs := range group {
 			switch {

@@ -174,3 +174,17 @@ func TestOperatorEnabled(t *testing.T) {
 		t.Error("operator.enabled=false")
 	}
 }
+
+func TestNotReadyPodInitializing(t *testing.T) {
+	p := corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "cilium-eeeee"},
+		Spec:       corev1.PodSpec{NodeName: "n1"},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{
+			{Name: "config", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}},
+			{Name: "mount-cgroup", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
+		}},
+	}
+	if got := NotReadyPods([]corev1.Pod{p}); len(got) != 1 || got[0] != "cilium-eeeee on n1: init container mount-cgroup running" {
+		t.Fatalf("NotReadyPods = %q", got)
+	}
+}
