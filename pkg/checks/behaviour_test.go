@@ -145,13 +145,26 @@ func TestKPR(t *testing.T) {
 
 func TestForwardBypassed(t *testing.T) {
 	src := netip.MustParsePrefix("10.244.0.0/23")
-	zero := ForwardEvidence{Connections: 200, Counters: []ForwardCounter{{Node: nodeA, Source: src}, {Node: nodeB, Source: src}}}
+	native := []string{"Native", "Native"}
+	zero := ForwardEvidence{Connections: 200, InterHostRouting: native, Counters: []ForwardCounter{{Node: nodeA, Source: src}, {Node: nodeB, Source: src}}}
 	require.Equal(t, verdict.Pass, DecideForwardBypassed(zero).Result)
-	grew := ForwardEvidence{Connections: 200, Counters: []ForwardCounter{{Node: nodeA, Source: src, Packets: 1003}, {Node: nodeB, Source: src, Packets: 998}}}
+	grew := ForwardEvidence{Connections: 200, InterHostRouting: native, Counters: []ForwardCounter{{Node: nodeA, Source: src, Packets: 1003}, {Node: nodeB, Source: src, Packets: 998}}}
 	d := DecideForwardBypassed(grew)
 	require.Equal(t, verdict.Fail, d.Result)
 	require.Contains(t, d.Reason, nodeA+" FORWARD counted 1003 packets")
 	require.Equal(t, verdict.Fail, DecideForwardBypassed(ForwardEvidence{Counters: zero.Counters}).Result, "no traffic, no proof")
+
+	// Tunnel routing, as measured on baseline: 0 packets with legacy host
+	// routing, because BPF encapsulates before netfilter: masked, SKIP.
+	tunnel := zero
+	tunnel.InterHostRouting = []string{"Tunnel", "Tunnel"}
+	d = DecideForwardBypassed(tunnel)
+	require.Equal(t, verdict.Skip, d.Result)
+	require.Contains(t, d.Reason, "proves nothing under tunnel routing")
+	// Counters that grew are evidence in any routing mode.
+	grewTunnel := grew
+	grewTunnel.InterHostRouting = tunnel.InterHostRouting
+	require.Equal(t, verdict.Fail, DecideForwardBypassed(grewTunnel).Result)
 }
 
 func TestCoveringPrefix(t *testing.T) {
@@ -242,6 +255,16 @@ func TestMapSizing(t *testing.T) {
 	d = DecideDistributedLRU(common)
 	require.Equal(t, verdict.Fail, d.Result)
 	require.Contains(t, d.Reason, "no BPF_F_NO_COMMON_LRU")
+
+	// Measured on baseline: no SNAT map with iptables masquerading.
+	_, err = parseBpftoolMap([]byte(`{"error":"bpf obj get (/sys/fs/bpf/tc/globals): No such file or directory"}`))
+	require.ErrorIs(t, err, errMapNotPinned)
+	withAbsent := append(deflt, MapInfo{Node: nodeA, Name: "cilium_snat_v4_external", Absent: true})
+	d = DecideMapsSized(withAbsent)
+	require.Equal(t, verdict.Fail, d.Result)
+	require.Contains(t, d.Reason, "not created here: "+nodeA+" cilium_snat_v4_external")
+	require.Equal(t, verdict.Pass, DecideMapsSized(append(sized, withAbsent[1])).Result)
+	require.Equal(t, verdict.Fail, DecideMapsSized(withAbsent[1:]).Result, "no map at all is no evidence")
 
 	total, err := memTotal([]byte("MemTotal:       24595000 kB\nMemFree:        12000000 kB\n"))
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,15 +70,40 @@ type MapInfo struct {
 	MaxEntries int    `json:"maxEntries"`
 	Flags      uint32 `json:"flags"`
 	// DefaultSize is what the default ratio (0.0025) gives on this node.
-	DefaultSize int    `json:"defaultSize"`
-	Err         string `json:"error,omitempty"`
+	DefaultSize int `json:"defaultSize"`
+	// Absent: the agent has not pinned the map (it is not created in this
+	// configuration, e.g. no BPF SNAT map with iptables masquerading).
+	Absent bool   `json:"absent,omitempty"`
+	Err    string `json:"error,omitempty"`
+}
+
+// present keeps the maps that exist; absent lists the others.
+func present(maps []MapInfo) (out []MapInfo, absent []string) {
+	for _, m := range maps {
+		if m.Absent {
+			absent = append(absent, m.Node+" "+m.Name)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, absent
+}
+
+func absentNote(absent []string) string {
+	if len(absent) == 0 {
+		return ""
+	}
+	return "; not created here: " + strings.Join(absent, ", ")
 }
 
 // DecideMapsSized: PASS when every map on every node has more entries than
-// the default ratio gives on that node's memory.
-func DecideMapsSized(maps []MapInfo) Decision {
+// the default ratio gives on that node's memory. A map the configuration
+// does not create (no SNAT map without BPF masquerading) is noted, not
+// judged; at least one map must be there.
+func DecideMapsSized(all []MapInfo) Decision {
+	maps, absent := present(all)
 	if len(maps) == 0 {
-		return fail("no map measured")
+		return fail("no map measured%s", absentNote(absent))
 	}
 	var bad, good []string
 	for _, m := range maps {
@@ -91,16 +117,17 @@ func DecideMapsSized(maps []MapInfo) Decision {
 		}
 	}
 	if len(bad) > 0 {
-		return fail("default-sized maps: %s", strings.Join(bad, "; "))
+		return fail("default-sized maps: %s%s", strings.Join(bad, "; "), absentNote(absent))
 	}
-	return pass("maps larger than the default ratio gives (%s)", strings.Join(good, "; "))
+	return pass("maps larger than the default ratio gives (%s)%s", strings.Join(good, "; "), absentNote(absent))
 }
 
 // DecideDistributedLRU: PASS when every map on every node carries
-// BPF_F_NO_COMMON_LRU.
-func DecideDistributedLRU(maps []MapInfo) Decision {
+// BPF_F_NO_COMMON_LRU (maps the configuration does not create are noted).
+func DecideDistributedLRU(all []MapInfo) Decision {
+	maps, absent := present(all)
 	if len(maps) == 0 {
-		return fail("no map measured")
+		return fail("no map measured%s", absentNote(absent))
 	}
 	var bad, good []string
 	for _, m := range maps {
@@ -114,9 +141,9 @@ func DecideDistributedLRU(maps []MapInfo) Decision {
 		}
 	}
 	if len(bad) > 0 {
-		return fail("one global LRU: %s", strings.Join(bad, "; "))
+		return fail("one global LRU: %s%s", strings.Join(bad, "; "), absentNote(absent))
 	}
-	return pass("per-CPU LRU (BPF_F_NO_COMMON_LRU) on every map (%s)", strings.Join(good, "; "))
+	return pass("per-CPU LRU (BPF_F_NO_COMMON_LRU) on every map (%s)%s", strings.Join(good, "; "), absentNote(absent))
 }
 
 // bpftoolMap is the part of `bpftool -j map show` we read.
@@ -128,7 +155,22 @@ type bpftoolMap struct {
 	MaxEntries int    `json:"max_entries"`
 }
 
+// errMapNotPinned says bpftool found no pinned map at the path.
+var errMapNotPinned = errors.New("map not pinned")
+
+// parseBpftoolMap reads `bpftool -j map show pinned PATH`. bpftool writes
+// its errors as JSON on stdout too: {"error":"bpf obj get (...): No such
+// file or directory"}.
 func parseBpftoolMap(out []byte) (bpftoolMap, error) {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(out), &e) == nil && e.Error != "" {
+		if strings.Contains(e.Error, "No such file") {
+			return bpftoolMap{}, fmt.Errorf("%w: %s", errMapNotPinned, e.Error)
+		}
+		return bpftoolMap{}, fmt.Errorf("bpftool: %s", e.Error)
+	}
 	var m bpftoolMap
 	if err := json.Unmarshal(bytes.TrimSpace(out), &m); err != nil {
 		return m, fmt.Errorf("decode bpftool map show: %w", err)
@@ -178,13 +220,19 @@ func readMaps(ctx context.Context, env *Env) []MapInfo {
 			}
 			info.DefaultSize = sm.defaultSize(total)
 			raw, merr := env.agentExec(ctx, n, "bpftool", "-j", "map", "show", "pinned", pinnedMapDir+sm.name)
-			if merr == nil {
-				var m bpftoolMap
-				m, merr = parseBpftoolMap(raw)
-				info.ID, info.Type, info.MaxEntries, info.Flags = m.ID, m.Type, m.MaxEntries, m.Flags
-			}
-			if merr != nil {
+			m, perr := parseBpftoolMap(raw)
+			switch {
+			case errors.Is(perr, errMapNotPinned):
+				info.Absent = true
+			case merr != nil:
 				info.Err = merr.Error()
+				if perr != nil && len(bytes.TrimSpace(raw)) > 0 {
+					info.Err += ": " + perr.Error()
+				}
+			case perr != nil:
+				info.Err = perr.Error()
+			default:
+				info.ID, info.Type, info.MaxEntries, info.Flags = m.ID, m.Type, m.MaxEntries, m.Flags
 			}
 			out = append(out, info)
 		}
