@@ -384,3 +384,41 @@ func (c *Cluster) removeNetwork(ctx context.Context) error {
 	}
 	return fmt.Errorf("remove docker network %s: %w", c.network, err)
 }
+
+// Open returns the Cluster of an existing kind cluster this provider made
+// (a kept cluster of an earlier run), without changing it. The XDP
+// preparation of the run that made it is not known: Delete leaves it to the
+// veths' removal with the node containers.
+func (p *Provider) Open(ctx context.Context, name string) (*Cluster, error) {
+	known, err := p.kind().List()
+	if err != nil {
+		return nil, fmt.Errorf("list kind clusters: %w", err)
+	}
+	found := false
+	for _, k := range known {
+		found = found || k == name
+	}
+	if !found {
+		return nil, fmt.Errorf("no kind cluster named %q (existing: %v)", name, known)
+	}
+	dc, err := dockerClient()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := p.kubeconfigPath(name)
+	if err != nil {
+		dc.Close()
+		return nil, err
+	}
+	spec := clusters.Spec{Name: name}
+	if n, err := dc.NetworkInspect(ctx, NetworkName(name), network.InspectOptions{}); err == nil {
+		spec.RunID = n.Labels[clusters.LabelKey]
+	}
+	nodes, err := p.kind().ListNodes(name)
+	if err != nil {
+		dc.Close()
+		return nil, fmt.Errorf("list nodes of kind cluster %s: %w", name, err)
+	}
+	spec.Nodes = len(nodes)
+	return &Cluster{p: p, spec: spec, docker: dc, kubeconfig: kubeconfig, network: NetworkName(name)}, nil
+}
