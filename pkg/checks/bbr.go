@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/tunedcilium/tunedcilium/pkg/tuning"
 )
@@ -83,23 +86,21 @@ func podCongestion(ctx context.Context, env *Env, _ tuning.Check) outcome {
 }
 
 // inheritedCongestion reads what new pod namespaces start with. For nodes
-// that are local containers it is this machine's initial namespace (read
-// here, when this process runs in it); otherwise the node's own namespace,
-// which Cilium's Bandwidth Manager writes.
+// that are local containers, pods' namespaces are created on this machine's
+// kernel, which copies the setting from its initial namespace: a fresh
+// namespace made here shows exactly that. Otherwise the reference is the
+// node's own namespace, which Cilium's Bandwidth Manager writes.
 func inheritedCongestion(ctx context.Context, env *Env) InheritedCongestion {
 	local := len(env.Nodes) > 0
 	for _, n := range env.Nodes {
 		local = local && n.Container != ""
 	}
 	if local {
-		self, err1 := os.Readlink("/proc/self/ns/net")
-		initNS, err2 := os.Readlink("/proc/1/ns/net")
-		if err1 == nil && err2 == nil && self == initNS {
-			if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control"); err == nil {
-				return InheritedCongestion{From: "this machine's initial network namespace", Algorithm: strings.TrimSpace(string(b))}
-			}
+		cc, err := freshNamespaceCongestion()
+		if err != nil {
+			return InheritedCongestion{From: "a new network namespace on this machine (unreadable: " + err.Error() + ")"}
 		}
-		return InheritedCongestion{From: "this machine's initial network namespace (unreadable from here)"}
+		return InheritedCongestion{From: "this machine's initial network namespace (read in a fresh namespace)", Algorithm: cc}
 	}
 	for _, n := range env.Nodes {
 		if n.Probe == nil {
@@ -110,4 +111,48 @@ func inheritedCongestion(ctx context.Context, env *Env) InheritedCongestion {
 		}
 	}
 	return InheritedCongestion{From: "unknown"}
+}
+
+// freshNamespaceCongestion creates a network namespace on a locked thread,
+// reads net.ipv4.tcp_congestion_control there (what every new namespace,
+// pods' included, starts with) and switches back. If switching back fails
+// the thread stays locked and Go discards it with the goroutine.
+func freshNamespaceCongestion() (string, error) {
+	type result struct {
+		cc  string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("current namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
+		fresh, err := netns.New()
+		if err != nil {
+			if netns.Set(orig) == nil {
+				runtime.UnlockOSThread()
+			}
+			ch <- result{err: fmt.Errorf("new namespace: %w", err)}
+			return
+		}
+		b, rerr := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+		fresh.Close()
+		if err := netns.Set(orig); err != nil {
+			ch <- result{err: fmt.Errorf("switch back: %w", err)}
+			return // the thread stays locked: Go discards it
+		}
+		runtime.UnlockOSThread()
+		if rerr != nil {
+			ch <- result{err: rerr}
+			return
+		}
+		ch <- result{cc: strings.TrimSpace(string(b))}
+	}()
+	r := <-ch
+	return r.cc, r.err
 }

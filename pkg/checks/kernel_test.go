@@ -2,6 +2,7 @@ package checks
 
 import (
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -191,4 +192,16 @@ func TestBBR(t *testing.T) {
 	// On a real node, the namespace pods inherit from is the node's own,
 	// which Cilium's Bandwidth Manager sets: not a masking default.
 	require.Equal(t, verdict.Pass, DecideBBR(bbr, InheritedCongestion{From: "node a's namespace", Algorithm: "bbr", SetByCilium: true}).Result)
+}
+
+// A fresh namespace starts with the initial namespace's congestion control
+// (this lab's VM: bbr). Needs root.
+func TestFreshNamespaceCongestion(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	cc, err := freshNamespaceCongestion()
+	require.NoError(t, err)
+	require.NotEmpty(t, cc)
+	t.Logf("a new network namespace starts with %s", cc)
 }

@@ -66,7 +66,8 @@ func TestChecksOnRealCluster(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("interrupted before profile %s", name)
 		}
-		t.Run(name, func(t *testing.T) {
+		label := strings.TrimSuffix(filepath.Base(name), ".yaml")
+		t.Run(label, func(t *testing.T) {
 			var verdicts []verdict.Verdict
 			switch mode {
 			case "kind":
@@ -77,7 +78,7 @@ func TestChecksOnRealCluster(t *testing.T) {
 				t.Fatalf("TUNEDCILIUM_CHECKS_E2E=%q: want kind or existing", mode)
 			}
 			data, _ := json.MarshalIndent(verdicts, "", "  ")
-			file := filepath.Join(out, "verdicts-"+name+".json")
+			file := filepath.Join(out, "verdicts-"+label+".json")
 			if err := os.WriteFile(file, data, 0o644); err != nil {
 				t.Error(err)
 			}
