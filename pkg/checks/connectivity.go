@@ -31,10 +31,11 @@ func ciliumCLI(configured string) (string, error) {
 
 // ConnectivityEvidence is what `cilium connectivity test` left.
 type ConnectivityEvidence struct {
-	CLI      string   `json:"cli"`
-	Args     []string `json:"args"`
-	ExitCode int      `json:"exitCode"`
-	JUnit    string   `json:"junitFile"`
+	CLI        string   `json:"cli"`
+	Kubeconfig string   `json:"kubeconfig"`
+	Args       []string `json:"args"`
+	ExitCode   int      `json:"exitCode"`
+	JUnit      string   `json:"junitFile"`
 	// Summary is the CLI's last lines ("✅ All 42 tests ...").
 	Summary string `json:"summary"`
 }
@@ -65,8 +66,9 @@ func connectivity(ctx context.Context, env *Env, _ tuning.Check) outcome {
 		return errorOutcome(nil, fmt.Errorf("report dir %s: %w", dir, err))
 	}
 	junit := filepath.Join(dir, "connectivity-"+safeName(env.Profile)+".xml")
+	// The kubeconfig goes in KUBECONFIG, which every cilium-cli version
+	// reads through client-go's loading rules.
 	args := []string{"connectivity", "test",
-		"--kubeconfig", env.Cluster.KubeconfigPath(),
 		"--junit-file", junit,
 		"--collect-sysdump-on-failure",
 		"--sysdump-output-filename", "cilium-sysdump-" + safeName(env.Profile) + "-<ts>",
@@ -83,11 +85,12 @@ func connectivity(ctx context.Context, env *Env, _ tuning.Check) outcome {
 	defer stop()
 	cmd := exec.CommandContext(cctx, cli, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Cluster.KubeconfigPath())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	env.logf("check connectivity: %s %s", cli, strings.Join(args, " "))
+	env.logf("check connectivity: KUBECONFIG=%s %s %s", env.Cluster.KubeconfigPath(), cli, strings.Join(args, " "))
 	err = cmd.Run()
-	ev := ConnectivityEvidence{CLI: cli, Args: args, JUnit: junit, Summary: lastLines(out.String(), 5)}
+	ev := ConnectivityEvidence{CLI: cli, Kubeconfig: env.Cluster.KubeconfigPath(), Args: args, JUnit: junit, Summary: lastLines(out.String(), 5)}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
