@@ -174,3 +174,12 @@ func TestReplayBadInput(t *testing.T) {
 	require.Equal(t, 2, run([]string{"replay", dir, "--repo", t.TempDir()}, &bytes.Buffer{}, &stderr))
 	require.Contains(t, stderr.String(), "not a tunedcilium checkout (no e2e/)")
 }
+
+func TestHostAuditCommandOnThisMachine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"host-audit"}, &stdout, &stderr), stderr.String())
+	for _, k := range []string{"tuned-profile", "cpu-governor", "irqbalance", "nic-irq-affinity", "preempt-none"} {
+		require.Contains(t, stdout.String(), k)
+	}
+	require.Equal(t, 2, run([]string{"host-audit", "-o", "yaml"}, &bytes.Buffer{}, &bytes.Buffer{}))
+}

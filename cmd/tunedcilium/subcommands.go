@@ -13,5 +13,6 @@ func subcommands() []*cobra.Command {
 		inspectCmd(),
 		ciMatrixCmd(),
 		replayCmd(),
+		hostAuditCmd(),
 	}
 }
