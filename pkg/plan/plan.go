@@ -373,6 +373,13 @@ func (p *Plan) checks(req Request, skipped map[tuning.Key]string) []PlannedCheck
 		}
 		out = append(out, pc)
 	}
+	// Cluster-wide checks run on every profile: cilium connectivity test and
+	// the throughput sanity thresholds (baseline's figures are the reference
+	// for the profiles after it).
+	for _, name := range []string{tuning.CheckConnectivity, tuning.CheckThroughputPodToPod, tuning.CheckThroughputToService} {
+		c, _ := tuning.LookupCheck(name)
+		out = append(out, PlannedCheck{Check: name, Kind: c.Kind, Expect: verdict.ExpectPass})
+	}
 	sort.SliceStable(out, func(i, j int) bool { return kindRank(out[i].Kind) < kindRank(out[j].Kind) })
 	return out
 }

@@ -286,3 +286,14 @@ func checkPlan(t *testing.T, p *Plan, name string) PlannedCheck {
 	t.Fatalf("check %s not planned: %+v", name, p.CheckPlan)
 	return PlannedCheck{}
 }
+
+func TestEveryPlanRunsTheClusterWideChecks(t *testing.T) {
+	for _, p := range []*Plan{New(request(t, "6.1")), New(request(t, "6.1", closure(tuning.DSR)...))} {
+		for _, name := range []string{tuning.CheckConnectivity, tuning.CheckThroughputPodToPod, tuning.CheckThroughputToService} {
+			c := checkPlan(t, p, name)
+			require.Equal(t, verdict.ExpectPass, c.Expect)
+			require.Empty(t, c.Option)
+			require.Contains(t, p.Checks, name)
+		}
+	}
+}
