@@ -45,10 +45,39 @@ func (w *Workload) waitReady(ctx context.Context) error {
 		progress(fmt.Sprintf("workload: waiting for pods and service endpoints in %s (%s): %s", w.Spec.Namespace, time.Since(start).Round(time.Second), what))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("workload in %s not ready after %s: %s", w.Spec.Namespace, time.Since(start).Round(time.Second), what)
+			return fmt.Errorf("workload in %s not ready after %s: %s%s", w.Spec.Namespace, time.Since(start).Round(time.Second), what, w.warnings())
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// warnings returns the latest warning event of each object in the
+// namespace ("; events: pod/x: FailedCreatePodSandBox: ..."), for a timeout
+// that must say why pods did not start.
+func (w *Workload) warnings() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	evs, err := w.kube.CoreV1().Events(w.Spec.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
+	if err != nil || len(evs.Items) == 0 {
+		return ""
+	}
+	latest := map[string]corev1.Event{}
+	for _, e := range evs.Items {
+		key := strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name
+		if prev, ok := latest[key]; !ok || e.LastTimestamp.After(prev.LastTimestamp.Time) {
+			latest[key] = e
+		}
+	}
+	var parts []string
+	for key, e := range latest {
+		msg := strings.TrimSpace(e.Message)
+		if len(msg) > 300 {
+			msg = msg[:300] + "..."
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s: %s", key, e.Reason, msg))
+	}
+	sort.Strings(parts)
+	return "; events: " + strings.Join(parts, "; ")
 }
 
 // readState reads pods and services into the workload and describes what is
