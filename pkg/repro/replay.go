@@ -56,6 +56,16 @@ func ReplayCommand(b Bundle, dir string, f Failure) []string {
 	if b.Run.Nodes > 0 {
 		opt("--nodes", strconv.Itoa(b.Run.Nodes))
 	}
+	if b.Run.Connections > 0 {
+		opt("--connections", strconv.Itoa(b.Run.Connections))
+		opt("--conntrack-bound", strconv.Itoa(b.Run.ConntrackBound))
+	}
+	if b.Run.MinGbps > 0 {
+		opt("--min-gbps", strconv.FormatFloat(b.Run.MinGbps, 'g', -1, 64))
+	}
+	if b.Run.MaxSlowdownPct > 0 {
+		opt("--max-slowdown", strconv.FormatFloat(b.Run.MaxSlowdownPct, 'g', -1, 64))
+	}
 	// A check that failed before or after an upgrade replays the upgrade.
 	if f.Phase != "" || strings.HasPrefix(f.Check, "upgrade.") {
 		opt("--upgrade-from", b.Run.UpgradeFrom)

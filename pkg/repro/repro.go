@@ -69,6 +69,11 @@ type Run struct {
 	Kernel         string `json:"kernel"`
 	KernelPlatform string `json:"kernelPlatform,omitempty"`
 	UpgradeFrom    string `json:"upgradeFrom,omitempty"`
+	// The checks' thresholds: a failure against them replays against them.
+	Connections    int     `json:"connections,omitempty"`
+	ConntrackBound int     `json:"conntrackBound,omitempty"`
+	MinGbps        float64 `json:"minGbps,omitempty"`
+	MaxSlowdownPct float64 `json:"maxSlowdownPct,omitempty"`
 }
 
 // Chart is the Cilium chart of the run.

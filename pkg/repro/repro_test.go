@@ -38,6 +38,12 @@ func TestReplayOfAnUpgradeCheckRunsTheUpgrade(t *testing.T) {
 
 	argv = ReplayCommand(b, "/r", Failure{Check: "dsr.client-ip-preserved", Option: "dsr", Expect: verdict.ExpectPass})
 	require.NotContains(t, ShellLine(argv), "--upgrade-from", "a check that failed without an upgrade replays without one")
+
+	b.Run.MinGbps, b.Run.Connections, b.Run.ConntrackBound = 2.5, 300, 0
+	line = ShellLine(ReplayCommand(b, "/r", Failure{Check: "throughput.pod-to-pod", Expect: verdict.ExpectPass}))
+	require.Contains(t, line, "--min-gbps 2.5 --", "a threshold the check failed against is replayed")
+	require.Contains(t, line, "--connections 300 --conntrack-bound 0")
+	require.Contains(t, line, "--labels profile=seed-part8,option=cluster,expect=pass", "cluster-wide checks are in the cluster feature")
 }
 
 func TestStartRejectsAProfileThatDoesNotReadBack(t *testing.T) {

@@ -336,6 +336,25 @@ type suiteUpgrade struct {
 	// afterUpgrade once the new agents were ready.
 	before, afterUpgrade hold.Status
 	upgraded             bool
+	// agentsBefore is each node's agent image before `helm upgrade`.
+	agentsBefore map[string]string
+}
+
+// agentImages maps each node to the image its cilium-agent container runs.
+func (u *suiteUpgrade) agentImages(ctx context.Context) (map[string]string, error) {
+	pods, err := u.kube.CoreV1().Pods(install.DefaultNamespace).List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=cilium"})
+	if err != nil {
+		return nil, fmt.Errorf("list agent pods: %w", err)
+	}
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.ContainerStatuses {
+			if c.Name == "cilium-agent" {
+				out[p.Spec.NodeName] = c.Image
+			}
+		}
+	}
+	return out, nil
 }
 
 func (u *suiteUpgrade) OldVersion() string { return u.from.Version.String() }
@@ -468,6 +487,9 @@ func (u *suiteUpgrade) Upgrade(ctx context.Context, st *Stage) error {
 		return err
 	}
 	u.before = before
+	if u.agentsBefore, err = u.agentImages(ctx); err != nil {
+		return err
+	}
 	if before.Broken > 0 {
 		return fmt.Errorf("%d held connections broke before the upgrade started", before.Broken)
 	}
@@ -531,14 +553,23 @@ func (u *suiteUpgrade) agentsVerdict(ctx context.Context, st *Stage) verdict.Ver
 			}
 		}
 	}
-	v.Evidence = map[string]any{"agents": agents, "want": want}
+	v.Evidence = map[string]any{"agents": agents, "want": want, "beforeUpgrade": u.agentsBefore}
+	old := "v" + u.from.Version.String()
+	if a := u.from.Images.Agent(); a != "" {
+		old = a
+	}
+	for node, image := range u.agentsBefore {
+		if !strings.Contains(image, old) {
+			bad = append(bad, fmt.Sprintf("before the upgrade the agent on %s ran %s, not %s: this was no upgrade from it", node, image, old))
+		}
+	}
 	switch {
 	case len(agents) == 0:
 		v.Result, v.Reason = verdict.Fail, "no cilium-agent pod after the upgrade"
 	case len(bad) > 0:
-		v.Result, v.Reason = verdict.Fail, "agents not on "+want+" or not ready: "+strings.Join(bad, "; ")
+		v.Result, v.Reason = verdict.Fail, "agents not upgraded from "+old+" to "+want+" or not ready: "+strings.Join(bad, "; ")
 	default:
-		v.Result, v.Reason = verdict.Pass, fmt.Sprintf("%d agents ready on %s and healthy by their own status", len(agents), want)
+		v.Result, v.Reason = verdict.Pass, fmt.Sprintf("%d agents ran %s before the upgrade and are ready on %s after it, healthy by their own status", len(agents), old, want)
 		v.Mechanism = "upgrade"
 	}
 	return v
