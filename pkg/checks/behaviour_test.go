@@ -201,6 +201,15 @@ func TestJumboPath(t *testing.T) {
 	lost.Ping = []PingResult{{From: "client-a", To: "echo-b", PacketSize: 9000, Transmitted: 3, Received: 0}}
 	require.Equal(t, verdict.Fail, DecideJumboPath(lost).Result)
 
+	// Tunnel mode on a jumbo network: 8950-byte packets (9000 less VXLAN's
+	// 50) cross; the devices still carry 9000.
+	tunnelJumbo := jumbo
+	tunnelJumbo.TunnelOverhead = 50
+	tunnelJumbo.Ping = []PingResult{{From: "client-a", To: "echo-b", PacketSize: 8950, Transmitted: 3, Received: 3}}
+	d = DecideJumboPath(tunnelJumbo)
+	require.Equal(t, verdict.Pass, d.Result, d.Reason)
+	require.Contains(t, d.Reason, "8950-byte")
+
 	tx, rx, refused = parsePing("3 packets transmitted, 3 received, 0% packet loss, time 402ms")
 	require.Equal(t, []any{3, 3, false}, []any{tx, rx, refused})
 }

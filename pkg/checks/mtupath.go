@@ -39,9 +39,13 @@ type NodeMTUs struct {
 
 // JumboPathEvidence is what mtu.jumbo-path measured.
 type JumboPathEvidence struct {
-	Target int          `json:"target"`
-	Nodes  []NodeMTUs   `json:"nodes"`
-	Ping   []PingResult `json:"ping"`
+	Target int `json:"target"`
+	// TunnelOverhead is what encapsulation takes from the pods' packets
+	// (50 bytes for VXLAN/Geneve in tunnel mode, 0 with native routing):
+	// the packet sent is Target minus it.
+	TunnelOverhead int          `json:"tunnelOverhead"`
+	Nodes          []NodeMTUs   `json:"nodes"`
+	Ping           []PingResult `json:"ping"`
 }
 
 var pingStats = regexp.MustCompile(`(\d+) packets transmitted, (\d+) (?:packets )?received`)
@@ -59,7 +63,8 @@ func parsePing(out string) (tx, rx int, refused bool) {
 
 // DecideJumboPath: PASS when cilium_host and every pod-side device of every
 // node carry the target MTU and a don't-fragment packet of the target size
-// crossed from a pod on one node to a pod on the other (and back).
+// (less the tunnel overhead) crossed from a pod on one node to a pod on the
+// other (and back).
 func DecideJumboPath(e JumboPathEvidence) Decision {
 	var bad []string
 	for _, n := range e.Nodes {
@@ -113,7 +118,7 @@ func jumboPath(ctx context.Context, env *Env, _ tuning.Check) outcome {
 	if why := needWorkload(env); why != "" {
 		return skipOutcome(nil, "%s", why)
 	}
-	ev := JumboPathEvidence{Target: JumboMTU}
+	ev := JumboPathEvidence{Target: JumboMTU, TunnelOverhead: tunnelOverhead(env)}
 	for _, n := range env.Nodes {
 		p, err := probeOf(n)
 		if err != nil {
@@ -138,7 +143,8 @@ func jumboPath(ctx context.Context, env *Env, _ tuning.Check) outcome {
 	if err != nil {
 		return errorOutcome(nil, err)
 	}
-	payload := ev.Target - icmpIPv4Overhead
+	size := ev.Target - ev.TunnelOverhead
+	payload := size - icmpIPv4Overhead
 	res, err := env.Workload.Run(ctx, client, "ping", "-M", "do", "-s", strconv.Itoa(payload), "-c", "3", "-i", "0.2", "-W", "2", server.IP.String())
 	var exitErr *podexec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
@@ -147,7 +153,7 @@ func jumboPath(ctx context.Context, env *Env, _ tuning.Check) outcome {
 	out := strings.TrimSpace(string(res.Stdout) + "\n" + string(res.Stderr))
 	tx, rx, refused := parsePing(out)
 	ev.Ping = append(ev.Ping, PingResult{From: client.Name + " " + client.IP.String(), To: server.Name + " " + server.IP.String(),
-		PacketSize: ev.Target, Transmitted: tx, Received: rx, Refused: refused, Output: lastLines(out, 4)})
+		PacketSize: size, Transmitted: tx, Received: rx, Refused: refused, Output: lastLines(out, 4)})
 	return outcome{Decision: DecideJumboPath(ev), Evidence: map[string]any{"jumbo": ev}}
 }
 
@@ -157,4 +163,15 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// tunnelOverhead is the encapsulation overhead of the nodes' routing mode:
+// Cilium's VXLAN and Geneve (without options) both take 50 bytes of IPv4.
+func tunnelOverhead(env *Env) int {
+	for _, n := range env.Nodes {
+		if n.Status != nil && n.Status.InterHostRouting() == "Tunnel" {
+			return 50
+		}
+	}
+	return 0
 }
