@@ -58,6 +58,7 @@ func (s *Suite) reproInput(ctx context.Context, st *Stage) repro.Input {
 		Provider: o.Provider, Nodes: o.Nodes, NodeImage: st.Spec.NodeImage, CiliumVersion: s.Cilium.String(),
 		CiliumChart: o.CiliumChart, Images: o.Images, CiliumImage: o.CiliumImage, OperatorImage: o.OperatorImage,
 		WorkloadImage: o.WorkloadImage, Kernel: s.Kernel.String(), KernelPlatform: o.KernelPlatform, UpgradeFrom: o.UpgradeFrom,
+		Connections: o.Connections, ConntrackBound: o.ConntrackBound, MinGbps: o.MinGbps, MaxSlowdownPct: o.MaxSlowdownPct,
 	}
 	if o.Provider == plan.Existing {
 		run.Nodes, run.Kubeconfig, run.KubeContext = 0, o.Kubeconfig, o.KubeContext
