@@ -167,6 +167,13 @@ func (s *Suite) RunPreflight(ctx context.Context) error {
 		return err
 	}
 	s.Results.Run.Chart = s.ChartPath
+	// An upgrade's old chart and images are inputs too: refuse a bad
+	// --upgrade-from before anything is created.
+	if s.Upgrading() {
+		if _, err := s.ResolveUpgrade(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
