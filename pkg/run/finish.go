@@ -12,11 +12,10 @@ import (
 	"github.com/tunedcilium/tunedcilium/pkg/verdict"
 )
 
-// Record stores a verdict, prints it as a checklist line, and collects the
-// evidence of a failure at the moment it happens.
+// Record stores a verdict and collects the evidence of a failure at the
+// moment it happens. (The feature prints the verdict as its test's log.)
 func (s *Suite) Record(ctx context.Context, st *Stage, v verdict.Verdict) {
 	s.Results.Add(v)
-	fmt.Fprintf(s.Out, "  %s\n", v.String())
 	if v.Met() {
 		return
 	}
