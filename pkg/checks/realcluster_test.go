@@ -273,5 +273,21 @@ func runChecks(ctx context.Context, t *testing.T, name, runID string, pl *plan.P
 		}
 		verdicts = append(verdicts, Run(ctx, env, pc))
 	}
+	// Nothing leaks: no counting rule is left in any node's iptables.
+	for _, n := range env.Nodes {
+		if n.Probe == nil {
+			continue
+		}
+		rules, err := n.Probe.IPTables(context.WithoutCancel(ctx))
+		if err != nil {
+			t.Errorf("read iptables of %s after the checks: %v", n.Name, err)
+			continue
+		}
+		for _, r := range rules.Rules {
+			if strings.HasPrefix(r.Comment, "tunedcilium-count") {
+				t.Errorf("counting rule left on %s: %s", n.Name, r.Spec)
+			}
+		}
+	}
 	return verdicts
 }
