@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/tunedcilium/tunedcilium/pkg/images"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -32,8 +33,10 @@ const CiliumModule = "github.com/cilium/cilium"
 const chartPathInModule = "install/kubernetes/cilium"
 
 // ModuleVersion is the Cilium version this build of tunedcilium depends on
-// (from go.mod), e.g. "v1.20.2": read from the binary's build information, or,
-// when no Cilium package is linked in, from `go list -m` in this module.
+// (from go.mod), e.g. "v1.20.2": read from the binary's build information, or
+// from `go list -m` in this module, or, for a binary run outside the module
+// without build information (a compiled test binary), the pinned version in
+// pkg/images (a test keeps it equal to go.mod's).
 func ModuleVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, dep := range bi.Deps {
@@ -46,10 +49,10 @@ func ModuleVersion() string {
 		}
 	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", CiliumModule).Output()
-	if err != nil {
-		return ""
+	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
+		return v
 	}
-	return strings.TrimSpace(string(out))
+	return images.CiliumVersion
 }
 
 // ModuleDir returns the directory of github.com/cilium/cilium@version in the Go

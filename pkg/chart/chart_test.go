@@ -1,7 +1,11 @@
 package chart
 
 import (
+	"os/exec"
+	"strings"
 	"testing"
+
+	"github.com/tunedcilium/tunedcilium/pkg/images"
 
 	"github.com/stretchr/testify/require"
 )
@@ -28,4 +32,12 @@ func TestRenderRejectsValuesAgainstSchema(t *testing.T) {
 	_, err = Render(c, map[string]any{"routingMode": 42}, "kube-system", "v1.34.4")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "routingMode")
+}
+
+// The agent images are built from the same Cilium version whose chart
+// go.mod brings: pkg/images pins it, go.mod requires it.
+func TestPinnedCiliumVersionIsGoMods(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", CiliumModule).Output()
+	require.NoError(t, err)
+	require.Equal(t, strings.TrimSpace(string(out)), images.CiliumVersion)
 }
