@@ -69,7 +69,7 @@ func main(m *testing.M) int {
 		}
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "tunedcilium: interrupted; everything the run created was removed")
+		fmt.Fprintln(os.Stderr, "tunedcilium: interrupted")
 		if code == 0 {
 			code = 130
 		}

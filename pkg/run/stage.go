@@ -49,6 +49,16 @@ func (s *Suite) Bring(ctx context.Context, p profile.Profile) (*Stage, error) {
 			if st.Cluster != nil {
 				rp.Cluster = st.Cluster.Name()
 			}
+			// A stage that failed half-way is not reused: its cluster goes
+			// now (or is kept, with --keep-cluster on-failure), also when
+			// the failure is an interrupt.
+			s.Failed()
+			s.stage = nil
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			if terr := s.teardown(tctx, st); terr != nil {
+				fmt.Fprintf(s.Out, "  %v\n", terr)
+			}
+			cancel()
 			return st, fmt.Errorf("profile %s: %s: %w", p.Name, stp.name, err)
 		}
 		fmt.Fprintf(s.Out, "[%s %d/%d] %s done (%s)\n", p.Name, i+1, len(steps), stp.name, since(start))
