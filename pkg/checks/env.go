@@ -1,9 +1,3 @@
-// Package checks implements every check of the catalog (tuning.Checks()):
-// each one gathers evidence from the cluster (agent status and config, the
-// nodes' datapath through pkg/probe, traffic between the workload's pods and
-// the container outside the cluster) and hands it to a pure decision function
-// that returns PASS or FAIL with the reason, crediting the mechanism the
-// nodes show active. Run turns a planned check into a filled verdict.
 package checks
 
 import (
