@@ -60,11 +60,13 @@ func TestBPFMasquerade(t *testing.T) {
 }
 
 func TestNATEntriesFor(t *testing.T) {
-	list := natLine + "\nTCP IN 172.18.0.9:8080 -> 172.18.0.2:40312 XLATE_DST 10.244.0.57:40312 Created=12sec ago NeedsCT=1\n" +
+	// As the agent lists them: the reverse entry may come first.
+	inLine := "TCP IN 172.18.0.9:8080 -> 172.18.0.2:40312 XLATE_DST 10.244.0.57:40312 Created=12sec ago NeedsCT=1"
+	list := inLine + "\n" + natLine + "\n" +
 		"TCP OUT 10.244.0.99:5555 -> 172.18.0.9:8080 XLATE_SRC 172.18.0.2:5555 Created=1sec ago NeedsCT=1\n"
 	got := natEntriesFor(list, netip.MustParseAddrPort("10.244.0.57:40312"), netip.MustParseAddrPort("172.18.0.9:8080"))
 	// Both directions of the connection, not the other pod's.
-	require.Equal(t, []string{natLine, "TCP IN 172.18.0.9:8080 -> 172.18.0.2:40312 XLATE_DST 10.244.0.57:40312 Created=12sec ago NeedsCT=1"}, got)
+	require.Equal(t, []string{natLine, inLine}, got)
 }
 
 func dsrEvidence(seen ...netip.Addr) DSREvidence {

@@ -95,15 +95,21 @@ func DecideBPFMasquerade(e MasqueradeEvidence) Decision {
 		seen, firstLine(e.NATEntries[0]), iptables)
 }
 
-// natEntriesFor picks the BPF NAT table lines of one connection.
+// natEntriesFor picks the BPF NAT table lines of one connection, the
+// source translation (OUT ... XLATE_SRC) first.
 func natEntriesFor(natList string, local, dest netip.AddrPort) []string {
-	var out []string
+	var out, in []string
 	for _, line := range strings.Split(natList, "\n") {
-		if strings.Contains(line, local.String()) && strings.Contains(line, dest.String()) {
+		if !strings.Contains(line, local.String()) || !strings.Contains(line, dest.String()) {
+			continue
+		}
+		if strings.Contains(line, "XLATE_SRC") {
 			out = append(out, strings.TrimSpace(line))
+		} else {
+			in = append(in, strings.TrimSpace(line))
 		}
 	}
-	return out
+	return append(out, in...)
 }
 
 // ciliumMasqRules are Cilium's source-NAT rules in CILIUM_POST_nat.
