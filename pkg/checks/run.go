@@ -128,11 +128,13 @@ func Run(ctx context.Context, env *Env, pc plan.PlannedCheck) (v verdict.Verdict
 	c, ok := tuning.LookupCheck(pc.Check)
 	if !ok {
 		v.Result, v.Reason = verdict.Fail, fmt.Sprintf("unknown check %q: not in the catalog", pc.Check)
+		v.Error = v.Reason
 		return v
 	}
 	impl, ok := registry[pc.Check]
 	if !ok {
 		v.Result, v.Reason = verdict.Fail, fmt.Sprintf("check %q has no implementation", pc.Check)
+		v.Error = v.Reason
 		return v
 	}
 	env.logf("check %s: running (%s, expect %s)", pc.Check, c.Title, pc.Expect)
@@ -149,6 +151,9 @@ func Run(ctx context.Context, env *Env, pc plan.PlannedCheck) (v verdict.Verdict
 	v.Evidence = o.Evidence
 	if v.Evidence == nil {
 		v.Evidence = map[string]any{}
+	}
+	if e, ok := v.Evidence["error"]; ok {
+		v.Error = fmt.Sprint(e)
 	}
 	if len(cr.Masked) > 0 {
 		var m []string

@@ -80,7 +80,10 @@ func JUnit(run Run, profiles []Profile, vs []verdict.Verdict) ([]byte, error) {
 			s.Skipped++
 		case !v.Met():
 			msg := v.Reason
-			if v.Expect == verdict.ExpectFail {
+			switch {
+			case v.Error != "":
+				msg = "not measured: " + v.Error
+			case v.Expect == verdict.ExpectFail:
 				msg = "negative control passed (expected FAIL): " + v.Reason
 			}
 			c.Failure = &junitMessage{Message: msg, Text: string(evidence)}

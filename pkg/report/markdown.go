@@ -15,6 +15,8 @@ func cell(v verdict.Verdict) string {
 	switch {
 	case v.Result == verdict.Skip:
 		return "SKIP"
+	case v.Error != "":
+		return "**ERROR (not measured)**"
 	case v.Expect == verdict.ExpectFail && v.Result == verdict.Fail:
 		return "FAIL (expected)"
 	case v.Expect == verdict.ExpectFail:

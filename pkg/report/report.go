@@ -111,6 +111,8 @@ func Count(vs []verdict.Verdict) Totals {
 		switch {
 		case v.Result == verdict.Skip:
 			t.Skip++
+		case v.Error != "":
+			t.Fail++ // not measured: meets no expectation
 		case v.Result == verdict.Pass && v.Expect == verdict.ExpectFail:
 			t.UnexpectedPass++
 		case v.Result == verdict.Pass:

@@ -85,3 +85,12 @@ func TestWriteAllReports(t *testing.T) {
 	require.NoError(t, Checklist(&buf, vs))
 	require.Contains(t, buf.String(), "FAIL (expected)")
 }
+
+func TestNotMeasuredNegativeControlIsAFailure(t *testing.T) {
+	v := verdict.Verdict{Profile: "baseline", Check: "dsr.client-ip-preserved", Result: verdict.Fail,
+		Expect: verdict.ExpectFail, Reason: "not measured: exec failed", Error: "exec failed"}
+	tot := Count([]verdict.Verdict{v})
+	require.Equal(t, 1, tot.Fail)
+	require.False(t, tot.OK())
+	require.Contains(t, Markdown(Run{}, nil, []verdict.Verdict{v}), "ERROR (not measured)")
+}

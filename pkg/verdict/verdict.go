@@ -52,14 +52,23 @@ type Verdict struct {
 	// once: "before-upgrade" and "after-upgrade" (--upgrade-from), or
 	// "upgrade" for what the upgrade itself is judged on. "" otherwise.
 	Phase string `json:"phase,omitempty"`
+	// Error is set when the check could not measure (a probe, exec or
+	// traffic step failed). Such a verdict is a FAIL that meets no
+	// expectation: a broken measurement is never a passing negative control.
+	Error string `json:"error,omitempty"`
 }
 
 // Met reports whether the result is what the profile expected. A SKIP meets
-// every expectation: it is reported, never counted as a pass or a failure.
+// every expectation: it is reported, never counted as a pass or a failure. A
+// check that could not measure (Error) meets none.
 func (v Verdict) Met() bool {
-	switch v.Result {
-	case Skip:
+	switch {
+	case v.Result == Skip:
 		return true
+	case v.Error != "":
+		return false
+	}
+	switch v.Result {
 	case Pass:
 		return v.Expect != ExpectFail
 	default:
@@ -75,6 +84,9 @@ func (v Verdict) String() string {
 	}
 	if v.Expect == ExpectFail {
 		s += " (negative control: FAIL expected)"
+	}
+	if v.Error != "" {
+		s += " [not measured: the check could not run its measurement]"
 	}
 	if v.Mechanism != "" {
 		s += " [mechanism: " + v.Mechanism + "]"
