@@ -129,6 +129,11 @@ func New(req Request) *Plan {
 				p.addError(string(k), "requires "+describeNeed(need))
 			}
 		}
+		for _, x := range o.Excludes {
+			if isSelected[x.Key] {
+				p.addError(string(k), fmt.Sprintf("cannot run with %s: %s", x.Key, x.Why))
+			}
+		}
 		for _, c := range o.ConflictsWith {
 			if v, ok := extra[c.Path]; ok && sameValue(v, c.Value) {
 				p.addError(string(k), fmt.Sprintf("conflicts with %s=%v (%s)", c.Path, c.Value, c.Why))

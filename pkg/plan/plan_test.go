@@ -297,3 +297,11 @@ func TestEveryPlanRunsTheClusterWideChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestXDPExcludesJumboMTU(t *testing.T) {
+	req := request(t, "6.18", append(closure(tuning.XDPAcceleration), tuning.JumboMTU)...)
+	errs := errorsFor(New(req), "xdp-acceleration")
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0], "cannot run with jumbo-mtu")
+	require.Empty(t, New(request(t, "6.18", closure(tuning.XDPAcceleration)...)).Errors)
+}

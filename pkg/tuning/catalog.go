@@ -60,6 +60,8 @@ type Option struct {
 	Requires []Need `json:"requires,omitempty"`
 	// ConflictsWith lists Helm values that switch the option off.
 	ConflictsWith []ValueConflict `json:"conflictsWith,omitempty"`
+	// Excludes lists options that cannot run together with this one.
+	Excludes []OptionConflict `json:"excludes,omitempty"`
 	// Kernel is the minimum kernel for the option itself.
 	Kernel kernel.Requirement `json:"-"`
 	// KernelConfig lists kernel options that must be built (=y or =m).
@@ -121,6 +123,12 @@ type ValueConflict struct {
 	Path  string `json:"path"`
 	Value any    `json:"value"`
 	Why   string `json:"why"`
+}
+
+// OptionConflict is an option that cannot be combined with another.
+type OptionConflict struct {
+	Key Key    `json:"key"`
+	Why string `json:"why"`
 }
 
 // NICNeed restricts the NIC drivers an option works with.

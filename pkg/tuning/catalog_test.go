@@ -51,6 +51,11 @@ func TestRequirementsNameCatalogOptions(t *testing.T) {
 				require.NotEqual(t, o.Key, k)
 			}
 		}
+		for _, x := range o.Excludes {
+			_, ok := Lookup(x.Key)
+			require.True(t, ok, "%s excludes unknown %s", o.Key, x.Key)
+			require.NotEmpty(t, x.Why)
+		}
 	}
 }
 

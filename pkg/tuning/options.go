@@ -161,6 +161,7 @@ var catalog = []Option{
 		Requires:        []Need{{AnyOf: []Key{KubeProxyReplacement}, Why: "eBPF-based kube-proxy replacement"}},
 		Kernel:          kernel.Backports("4.19.57", "5.1.16", "5.2"),
 		NIC:             NICNeed{NativeXDP: true},
+		Excludes:        []OptionConflict{{Key: JumboMTU, Why: "Cilium's XDP program has no multi-buffer (frags) support, so the driver refuses it on a 9000-byte MTU device (measured on veth: attach fails with 'numerical result out of range' and the agents crash-loop)"}},
 		Since:           "1.8",
 		StatusChecks:    []string{"status.xdp-native"},
 		BehaviourChecks: []string{"xdp.native-attached"},
