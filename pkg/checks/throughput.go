@@ -53,6 +53,16 @@ func DecideThroughput(e ThroughputEvidence) Decision {
 	return pass("%s via %s: %s", e.Measured, e.Via, v.Reason)
 }
 
+// noisyBelowBaseline: the relative floor fails on the median while the best
+// run clears it, so more runs can settle it.
+func noisyBelowBaseline(ev ThroughputEvidence) bool {
+	if ev.Baseline == nil || ev.Threshold.MinPercentOfBaseline <= 0 || ev.Baseline.Median <= 0 {
+		return false
+	}
+	floor := ev.Baseline.Median * ev.Threshold.MinPercentOfBaseline / 100
+	return ev.Measured.Median < floor && ev.Measured.Max >= floor
+}
+
 // iperf3Runs runs the iperf3 client in a pod, runs times, against addr.
 func iperf3Runs(ctx context.Context, env *Env, client workload.Pod, addr netip.AddrPort) (traffic.Throughput, error) {
 	secs := int(math.Ceil(env.Settings.Iperf3Duration.Seconds()))
@@ -126,6 +136,18 @@ func throughputCheck(viaService bool) checkFunc {
 			ev.Baseline = &b
 		}
 		ev.Threshold = ThroughputThreshold(env.Settings, env.Profile, ev.Baseline)
+		// A noisy measurement (its median below the relative floor while its
+		// best run clears it) is measured again, up to twice, and judged on
+		// all runs: a 2-core machine shared with other work is noisy, and a
+		// verdict should not hang on one unlucky batch.
+		for extra := 0; extra < 2 && noisyBelowBaseline(ev); extra++ {
+			env.logf("check %s: median below the baseline floor but best run above it (spread %.0f%%): measuring again", c.Name, ev.Measured.Spread*100)
+			more, err := iperf3Runs(ctx, env, client, ev.To)
+			if err != nil {
+				return errorOutcome(map[string]any{"throughput": ev}, err)
+			}
+			ev.Measured = traffic.NewThroughput(append(ev.Measured.Runs, more.Runs...))
+		}
 		return outcome{Decision: DecideThroughput(ev), Evidence: map[string]any{"throughput": ev}}
 	}
 }
