@@ -9,23 +9,6 @@ import (
 	"github.com/tunedcilium/tunedcilium/pkg/tuning"
 )
 
-// fallbackOptions maps a catalog key to the option names ciliumstatus gives
-// fallback lines (it names some by the agent flag's topic: "xdp",
-// "big-tcp", "install-no-conntrack-iptables-rules").
-func fallbackOptions(k tuning.Key) []string {
-	switch k {
-	case tuning.XDPAcceleration:
-		return []string{"xdp", string(k)}
-	case tuning.IPv4BIGTCP, tuning.IPv6BIGTCP:
-		return []string{"big-tcp", string(k)}
-	case tuning.BypassConntrack:
-		return []string{"install-no-conntrack-iptables-rules", string(k)}
-	case tuning.BBR:
-		return []string{"bandwidth-manager", string(k)}
-	}
-	return []string{string(k)}
-}
-
 // fallbackCache keeps the agents' fallback lines for a short while: they
 // are written at agent start, and every check would read the logs again.
 type fallbackCache struct {
@@ -36,10 +19,10 @@ type fallbackCache struct {
 
 const fallbackCacheTTL = 30 * time.Second
 
-// fallbacks returns the fallback lines of every agent concerning an option,
-// each prefixed with its node.
-func (e *Env) fallbacks(ctx context.Context, k tuning.Key) []string {
-	if k == "" {
+// fallbacks returns the fallback lines of every agent concerning any of
+// the options, each once, prefixed with its node.
+func (e *Env) fallbacks(ctx context.Context, keys []tuning.Key) []string {
+	if len(keys) == 0 {
 		return nil
 	}
 	e.fb.mu.Lock()
@@ -61,10 +44,8 @@ func (e *Env) fallbacks(ctx context.Context, k tuning.Key) []string {
 	}
 	var out []string
 	for _, n := range e.Nodes {
-		for _, name := range fallbackOptions(k) {
-			for _, f := range ciliumstatus.ForOption(e.fb.byNd[n.Name], name) {
-				out = append(out, n.Name+": "+f.String())
-			}
+		for _, f := range ciliumstatus.ForOptions(e.fb.byNd[n.Name], keys...) {
+			out = append(out, n.Name+": "+f.String())
 		}
 	}
 	return out

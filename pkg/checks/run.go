@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -165,21 +166,11 @@ func Run(ctx context.Context, env *Env, pc plan.PlannedCheck) (v verdict.Verdict
 	for _, m := range c.Mechanisms {
 		v.Evidence["active."+string(m)] = active.Why(m)
 	}
-	keys := map[tuning.Key]bool{}
+	concerned := c.Mechanisms
 	if pc.Option != "" {
-		keys[tuning.Key(pc.Option)] = true
+		concerned = append(slices.Clone(concerned), tuning.Key(pc.Option))
 	}
-	for _, m := range c.Mechanisms {
-		keys[m] = true
-	}
-	var sorted []string
-	for k := range keys {
-		sorted = append(sorted, string(k))
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		v.Fallbacks = append(v.Fallbacks, env.fallbacks(ctx, tuning.Key(k))...)
-	}
+	v.Fallbacks = append(v.Fallbacks, env.fallbacks(ctx, concerned)...)
 	return v
 }
 

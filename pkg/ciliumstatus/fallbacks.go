@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/tunedcilium/tunedcilium/pkg/tuning"
 )
 
 // Fallback is one agent log line saying that something was switched off,
@@ -17,16 +20,22 @@ type Fallback struct {
 	Message string
 	// Phrase is the phrase that matched, as listed in FallbackPhrases.
 	Phrase string
-	// Option is the catalog option the line concerns ("bpf-host-routing",
-	// "xdp", ...), or "" when no rule recognises it.
-	Option string
+	// Options are the catalog options the line concerns: usually one; a
+	// BIG TCP line that names no address family concerns both families, and
+	// a bandwidth manager line concerns BBR too (BBR runs on it). Empty when
+	// no rule recognises the line.
+	Options []tuning.Key
 }
 
 func (f Fallback) String() string {
-	if f.Option == "" {
+	if len(f.Options) == 0 {
 		return f.Message
 	}
-	return f.Option + ": " + f.Message
+	names := make([]string, len(f.Options))
+	for i, k := range f.Options {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ",") + ": " + f.Message
 }
 
 // FallbackPhrases are the phrases (matched case-insensitively) by which
@@ -35,30 +44,59 @@ func (f Fallback) String() string {
 // back to legacy host routing", "Falling back to iptables-based
 // masquerading", "Failed to attach XDP program, ignoring due to best-effort
 // mode", "Disabling the bandwidth manager", "datapath autodiscovery failed,
-// reverting from netkit to veth".
-var FallbackPhrases = []string{"falling back", "fall back", "disabling", "ignoring", "not supported", "reverting"}
+// reverting from netkit to veth", "Cannot enable --enable-ipv4-big-tcp,
+// needs kernel 6.3 or newer".
+var FallbackPhrases = []string{"falling back", "fall back", "disabling", "ignoring", "not supported", "reverting", "cannot enable"}
 
-// optionRule recognises the option a fallback line concerns. Rules are tried
-// in order; the first match wins, so the option that fell back comes before
-// the option that caused it ("BPF host routing requires
-// enable-bpf-masquerade" concerns host routing).
+// optionRule recognises the options a fallback line concerns. Rules are
+// tried in order; the first match wins, so the option that fell back comes
+// before the option that caused it ("BPF host routing requires
+// enable-bpf-masquerade" concerns host routing, "BIG TCP is not supported
+// with legacy host routing" concerns BIG TCP).
 type optionRule struct {
-	option string
-	re     *regexp.Regexp
+	re *regexp.Regexp
+	// options are the options a matching line concerns.
+	options func(message string) []tuning.Key
 }
 
 var optionRules = []optionRule{
-	{"bpf-host-routing", regexp.MustCompile(`(?i)host[ -]routing|host-legacy-routing`)},
-	{"xdp", regexp.MustCompile(`(?i)\bxdp\b|acceleration|best-effort mode`)},
-	{"netkit", regexp.MustCompile(`(?i)netkit`)},
-	{"big-tcp", regexp.MustCompile(`(?i)big[ -]?tcp`)},
-	{"bandwidth-manager", regexp.MustCompile(`(?i)bandwidth[ -]manager|\bbbr\b`)},
-	{"install-no-conntrack-iptables-rules", regexp.MustCompile(`(?i)no-?conntrack|notrack`)},
-	{"bpf-masquerade", regexp.MustCompile(`(?i)masquerad`)},
-	{"dsr", regexp.MustCompile(`(?i)\bdsr\b`)},
-	{"kube-proxy-replacement", regexp.MustCompile(`(?i)kube-proxy[ -]replacement|kubeproxyreplacement`)},
-	{"native-routing", regexp.MustCompile(`(?i)native[ -]routing|routing-mode`)},
-	{"jumbo-mtu", regexp.MustCompile(`(?i)\bmtu\b`)},
+	{regexp.MustCompile(`(?i)big[ -]?tcp`), bigTCPOptions},
+	{regexp.MustCompile(`(?i)host[ -]routing|host-legacy-routing`), only(tuning.BPFHostRouting)},
+	{regexp.MustCompile(`(?i)\bxdp\b|acceleration|best-effort mode`), only(tuning.XDPAcceleration)},
+	{regexp.MustCompile(`(?i)netkit`), only(tuning.Netkit)},
+	{regexp.MustCompile(`(?i)bandwidth[ -]manager`), only(tuning.BandwidthManager, tuning.BBR)},
+	{regexp.MustCompile(`(?i)\bbbr\b`), only(tuning.BBR)},
+	{regexp.MustCompile(`(?i)no-?conntrack|notrack`), only(tuning.BypassConntrack)},
+	{regexp.MustCompile(`(?i)masquerad`), only(tuning.BPFMasquerade)},
+	{regexp.MustCompile(`(?i)\bdsr\b`), only(tuning.DSR)},
+	{regexp.MustCompile(`(?i)kube-proxy[ -]replacement|kubeproxyreplacement`), only(tuning.KubeProxyReplacement)},
+	{regexp.MustCompile(`(?i)native[ -]routing|routing-mode`), only(tuning.NativeRouting)},
+	{regexp.MustCompile(`(?i)\bmtu\b`), only(tuning.JumboMTU)},
+}
+
+func only(keys ...tuning.Key) func(string) []tuning.Key {
+	return func(string) []tuning.Key { return keys }
+}
+
+var (
+	ipv4Word = regexp.MustCompile(`(?i)ipv4`)
+	ipv6Word = regexp.MustCompile(`(?i)ipv6`)
+)
+
+// bigTCPOptions: a BIG TCP line concerns the families it names
+// ("--enable-ipv4-big-tcp", "BIG TCP IPv6"), both when it names none.
+func bigTCPOptions(message string) []tuning.Key {
+	var out []tuning.Key
+	if ipv4Word.MatchString(message) {
+		out = append(out, tuning.IPv4BIGTCP)
+	}
+	if ipv6Word.MatchString(message) {
+		out = append(out, tuning.IPv6BIGTCP)
+	}
+	if len(out) == 0 {
+		return []tuning.Key{tuning.IPv4BIGTCP, tuning.IPv6BIGTCP}
+	}
+	return out
 }
 
 // msgField extracts msg="..." (slog and logrus text format).
@@ -91,7 +129,7 @@ func ScanFallbacks(log io.Reader) ([]Fallback, error) {
 		if phrase == "" {
 			continue
 		}
-		out = append(out, Fallback{Line: line, Message: message, Phrase: phrase, Option: recogniseOption(message)})
+		out = append(out, Fallback{Line: line, Message: message, Phrase: phrase, Options: recogniseOptions(message)})
 	}
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("scan agent log: %w", err)
@@ -99,11 +137,11 @@ func ScanFallbacks(log io.Reader) ([]Fallback, error) {
 	return out, nil
 }
 
-// ForOption keeps the fallbacks that concern one option.
-func ForOption(fallbacks []Fallback, option string) []Fallback {
+// ForOptions keeps the fallbacks that concern any of the options, each once.
+func ForOptions(fallbacks []Fallback, options ...tuning.Key) []Fallback {
 	var out []Fallback
 	for _, f := range fallbacks {
-		if f.Option == option {
+		if slices.ContainsFunc(f.Options, func(k tuning.Key) bool { return slices.Contains(options, k) }) {
 			out = append(out, f)
 		}
 	}
@@ -119,13 +157,13 @@ func Lines(fallbacks []Fallback) []string {
 	return out
 }
 
-func recogniseOption(message string) string {
+func recogniseOptions(message string) []tuning.Key {
 	for _, r := range optionRules {
 		if r.re.MatchString(message) {
-			return r.option
+			return r.options(message)
 		}
 	}
-	return ""
+	return nil
 }
 
 func isDebug(line string) bool {
