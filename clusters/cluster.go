@@ -75,4 +75,8 @@ type Provider interface {
 	Leftovers(ctx context.Context) ([]string, error)
 	// DeleteByName removes a leftover cluster by name.
 	DeleteByName(ctx context.Context, name string) error
+	// Kubeconfig reads the kubeconfig of a cluster by name from the
+	// cluster itself (a leftover's kubeconfig file may be gone, or another
+	// process's).
+	Kubeconfig(ctx context.Context, name string) ([]byte, error)
 }

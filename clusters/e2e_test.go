@@ -31,7 +31,8 @@ func (p *fakeProvider) Create(_ context.Context, s Spec) (Cluster, error) {
 	p.created = append(p.created, s)
 	return &fakeCluster{name: s.Name, kubeconfig: filepath.Join(os.TempDir(), s.Name+".kubeconfig")}, nil
 }
-func (p *fakeProvider) Leftovers(context.Context) ([]string, error) { return nil, nil }
+func (p *fakeProvider) Leftovers(context.Context) ([]string, error)        { return nil, nil }
+func (p *fakeProvider) Kubeconfig(context.Context, string) ([]byte, error) { return nil, nil }
 func (p *fakeProvider) DeleteByName(_ context.Context, name string) error {
 	p.deleted = append(p.deleted, "by name "+name)
 	return nil

@@ -219,6 +219,20 @@ func (p *Provider) DeleteByName(ctx context.Context, name string) error {
 	return nil
 }
 
+// Kubeconfig reads a k3d cluster's kubeconfig from its server node.
+func (p *Provider) Kubeconfig(ctx context.Context, name string) ([]byte, error) {
+	p.setUpLog()
+	kc, err := k3dclient.KubeconfigGet(ctx, p.runtime(), &k3dtypes.Cluster{Name: name})
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of k3d cluster %s: %w", name, err)
+	}
+	out, err := clientcmd.Write(*kc)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of k3d cluster %s: %w", name, err)
+	}
+	return out, nil
+}
+
 // Cluster is a running k3d cluster.
 type Cluster struct {
 	name     string

@@ -2,7 +2,6 @@ package kind
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"time"
 
@@ -15,12 +14,12 @@ import (
 func NewE2E(p *Provider, spec clusters.Spec) *clusters.E2E {
 	return clusters.NewE2E(p, spec, clusters.E2EHooks{
 		KubectlContext: func(name string) string { return "kind-" + name },
-		WriteKubeconfig: func(_ context.Context, c clusters.Cluster) error {
-			cfg, err := p.kind().KubeConfig(c.Name(), false)
+		WriteKubeconfig: func(ctx context.Context, c clusters.Cluster) error {
+			cfg, err := p.Kubeconfig(ctx, c.Name())
 			if err != nil {
-				return fmt.Errorf("kubeconfig of kind cluster %s: %w", c.Name(), err)
+				return err
 			}
-			return os.WriteFile(c.KubeconfigPath(), []byte(cfg), 0o600)
+			return os.WriteFile(c.KubeconfigPath(), cfg, 0o600)
 		},
 		ExportLogs: func(_ context.Context, name, dest string) error { return p.kind().CollectLogs(name, dest) },
 		LoadImageArchive: func(ctx context.Context, c clusters.Cluster, path string) error {

@@ -214,6 +214,16 @@ func (p *Provider) DeleteByName(ctx context.Context, name string) error {
 	return c.Delete(ctx)
 }
 
+// Kubeconfig reads a kind cluster's kubeconfig (its host endpoint) from its
+// control-plane node.
+func (p *Provider) Kubeconfig(_ context.Context, name string) ([]byte, error) {
+	cfg, err := p.kind().KubeConfig(name, false)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of kind cluster %s: %w", name, err)
+	}
+	return []byte(cfg), nil
+}
+
 // Cluster is a kind cluster this provider created.
 type Cluster struct {
 	p          *Provider

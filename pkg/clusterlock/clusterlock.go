@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tunedcilium/tunedcilium/clusters"
 )
@@ -111,6 +112,8 @@ const (
 )
 
 // Decide says what to do with the lease found (nil: none) for runID at now.
+// With runID "" (no run: `tunedcilium clean`), Refuse means a live run
+// holds the cluster and anything else that none does.
 func Decide(lease *coordinationv1.Lease, runID string, now time.Time) (Action, *HeldError) {
 	if lease == nil {
 		return Create, nil
@@ -120,10 +123,10 @@ func Decide(lease *coordinationv1.Lease, runID string, now time.Time) (Action, *
 		holder = *lease.Spec.HolderIdentity
 	}
 	switch {
-	case holder == runID:
-		return Renew, nil
 	case holder == "":
 		return TakeOver, nil
+	case holder == runID:
+		return Renew, nil
 	}
 	renewed := leaseTime(lease.Spec.RenewTime)
 	if renewed.IsZero() {
@@ -137,6 +140,56 @@ func Decide(lease *coordinationv1.Lease, runID string, now time.Time) (Action, *
 		return TakeOver, nil
 	}
 	return Refuse, &HeldError{Holder: holder, Acquired: leaseTime(lease.Spec.AcquireTime), Renewed: renewed, Duration: duration, Now: now}
+}
+
+// AcquireCluster takes the lease of a cluster the run created, through the
+// cluster's kubeconfig, as Acquire does.
+func AcquireCluster(ctx context.Context, c clusters.Cluster, runID string, opts Options) (*Lock, error) {
+	config, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w", c.Name(), c.KubeconfigPath(), err)
+	}
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name(), err)
+	}
+	l, err := Acquire(ctx, client, runID, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name(), err)
+	}
+	return l, nil
+}
+
+// Holder says whether a live run holds the cluster a kubeconfig names: a
+// *HeldError when a run holds its lease and renewed it within the lease's
+// duration; nil when there is no lease, nobody holds it, or it expired.
+// Calls to the API server give up after timeout (none when zero): an API
+// that does not answer is an error.
+func Holder(ctx context.Context, kubeconfig []byte, timeout time.Duration) (*HeldError, error) {
+	config, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	config.Timeout = timeout
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	return holder(ctx, client, time.Now())
+}
+
+func holder(ctx context.Context, client kubernetes.Interface, now time.Time) (*HeldError, error) {
+	lease, err := client.CoordinationV1().Leases(Namespace).Get(ctx, Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cluster lease %s/%s: %w", Namespace, Name, err)
+	}
+	if action, held := Decide(lease, "", now); action == Refuse {
+		return held, nil
+	}
+	return nil, nil
 }
 
 func (l *Lock) tryAcquire(ctx context.Context) error {

@@ -51,6 +51,7 @@ func (s *Suite) teardown(ctx context.Context, st *Stage) error {
 		return nil
 	}
 	cerr := s.closeChecker(ctx, st)
+	s.releaseLease(ctx, st)
 	s.mu.Lock()
 	keep := s.Opts.Keep == KeepAlways || (s.Opts.Keep == KeepOnFailure && s.failed)
 	s.mu.Unlock()
@@ -64,6 +65,21 @@ func (s *Suite) teardown(ctx context.Context, st *Stage) error {
 		return fmt.Errorf("delete cluster %s: %w", st.Cluster.Name(), err)
 	}
 	return cerr
+}
+
+// releaseLease lets go of the stage's cluster, so that `tunedcilium clean`
+// may delete a kept cluster at once. A cluster whose API no longer answers
+// costs at most 10s here: its lease expires by itself.
+func (s *Suite) releaseLease(ctx context.Context, st *Stage) {
+	if st.Lease == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := st.Lease.Release(rctx); err != nil {
+		fmt.Fprintf(s.Out, "  %v\n", err)
+	}
+	st.Lease = nil
 }
 
 // Finish tears down what is still up, writes the reports and prints the

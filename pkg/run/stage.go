@@ -8,6 +8,7 @@ import (
 
 	"github.com/tunedcilium/tunedcilium/clusters"
 	"github.com/tunedcilium/tunedcilium/clusters/existing"
+	"github.com/tunedcilium/tunedcilium/pkg/clusterlock"
 	"github.com/tunedcilium/tunedcilium/pkg/install"
 	"github.com/tunedcilium/tunedcilium/pkg/plan"
 	"github.com/tunedcilium/tunedcilium/pkg/profile"
@@ -119,7 +120,7 @@ func (s *Suite) provision(ctx context.Context, st *Stage) error {
 		ok, why := Reuse(prev.Plan, st.Plan, prev.Spec, st.Spec, s.Opts.FreshClusters)
 		fmt.Fprintf(s.Out, "  cluster %s: %s\n", prev.Cluster.Name(), why)
 		if ok {
-			st.Cluster, st.Cilium, st.Reused = prev.Cluster, prev.Cilium, true
+			st.Cluster, st.Cilium, st.Lease, st.Reused = prev.Cluster, prev.Cilium, prev.Lease, true
 			return s.closeChecker(ctx, prev)
 		}
 		if err := s.teardown(ctx, prev); err != nil {
@@ -138,6 +139,10 @@ func (s *Suite) provision(ctx context.Context, st *Stage) error {
 		return err
 	}
 	st.Cluster = c
+	// The run holds its cluster: `tunedcilium clean` leaves it alone.
+	if st.Lease, err = clusterlock.AcquireCluster(ctx, c, s.Opts.RunID, clusterlock.Options{Log: s.Out}); err != nil {
+		return err
+	}
 	cil, err := install.New(c.KubeconfigPath(), "", s.Out)
 	if err != nil {
 		return err

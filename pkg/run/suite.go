@@ -18,6 +18,7 @@ import (
 	"github.com/tunedcilium/tunedcilium/clusters/kind"
 	"github.com/tunedcilium/tunedcilium/pkg/chart"
 	"github.com/tunedcilium/tunedcilium/pkg/checks"
+	"github.com/tunedcilium/tunedcilium/pkg/clusterlock"
 	"github.com/tunedcilium/tunedcilium/pkg/images"
 	"github.com/tunedcilium/tunedcilium/pkg/install"
 	"github.com/tunedcilium/tunedcilium/pkg/kernel"
@@ -74,6 +75,9 @@ type Stage struct {
 	Values  map[string]any
 	Checker Checker
 	Reused  bool
+	// Lease is the run's hold on a cluster it created (an existing cluster
+	// holds its own), released at teardown.
+	Lease *clusterlock.Lock
 }
 
 // NewSuite validates every input and plans every profile. Nothing is
