@@ -25,7 +25,17 @@ type WaitOptions struct {
 	Operator bool
 	// Interval between checks; 2s when zero.
 	Interval time.Duration
+	// Settle is how long the agents are watched once they are healthy:
+	// their restart counts must not grow and every one must still be
+	// healthy at its end, else the wait goes on (an agent that crash-loops
+	// a few seconds after its first healthy status). DefaultSettle when
+	// zero; negative skips it.
+	Settle time.Duration
 }
+
+// DefaultSettle is how long healthy agents are watched before they count
+// as ready.
+const DefaultSettle = 10 * time.Second
 
 // OperatorEnabled reports whether chart values deploy the operator (the
 // chart's default is yes).
@@ -40,14 +50,48 @@ func OperatorEnabled(values map[string]any) bool {
 
 // WaitReady waits until the agent DaemonSet is rolled out on every node, the
 // operator Deployment is available (when expected) and every agent reports
-// itself healthy. Each stage prints progress lines; a timeout names the
-// stage and what in it was not ready.
+// itself healthy, then watches the agents for opts.Settle: an agent that
+// restarts or turns unhealthy in that time sends the wait back to the
+// start. Each stage prints progress lines; a timeout names the stage and
+// what in it was not ready, and the agents that did not stay up.
 func (c *Cilium) WaitReady(ctx context.Context, opts WaitOptions) error {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
+	settle := opts.Settle
+	if settle == 0 {
+		settle = DefaultSettle
+	}
 	deadline := time.Now().Add(timeout)
+	unsettled := "" // why the agents did not stay up, the last time they were watched
+	for {
+		if err := c.waitHealthy(ctx, opts, deadline); err != nil {
+			if unsettled != "" {
+				err = fmt.Errorf("%w; before that, agents did not stay up: %s", err, unsettled)
+			}
+			return err
+		}
+		if settle < 0 {
+			return nil
+		}
+		settled, why, err := c.settle(ctx, settle)
+		if err != nil {
+			return err
+		}
+		if settled {
+			return nil
+		}
+		unsettled = why
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("cilium on %s not ready: timed out after %s: agents did not stay up for %s: %s", c.config.Host, timeout, settle, why)
+		}
+		c.printf("cilium agents did not stay up for %s: %s; waiting again", settle, why)
+	}
+}
+
+// waitHealthy is one pass of the readiness stages, bounded by deadline.
+func (c *Cilium) waitHealthy(ctx context.Context, opts WaitOptions, deadline time.Time) error {
 	stage := func(what string, check waitfor.Check) error {
 		w := waitfor.Wait{What: what, Timeout: time.Until(deadline), Interval: opts.Interval, Log: c.Log}
 		if err := w.Until(ctx, check); err != nil {
@@ -64,6 +108,31 @@ func (c *Cilium) WaitReady(ctx context.Context, opts WaitOptions) error {
 		}
 	}
 	return stage("cilium agents healthy", c.checkAgents)
+}
+
+// settle watches healthy agents for d and decides whether they stayed up
+// (Settled). A failed API call counts as not settled, with its error.
+func (c *Cilium) settle(ctx context.Context, d time.Duration) (bool, string, error) {
+	before, err := c.agentRestarts(ctx)
+	if err != nil {
+		return false, err.Error(), nil
+	}
+	c.printf("cilium agents healthy; watching them for %s (restarts, health)", d)
+	select {
+	case <-ctx.Done():
+		return false, "", fmt.Errorf("cilium on %s: watching the agents: %w", c.config.Host, ctx.Err())
+	case <-time.After(d):
+	}
+	after, err := c.agentRestarts(ctx)
+	if err != nil {
+		return false, err.Error(), nil
+	}
+	health, err := c.agentHealth(ctx)
+	if err != nil {
+		return false, err.Error(), nil
+	}
+	settled, why := Settled(before, after, health)
+	return settled, why, nil
 }
 
 // RestartAgents restarts the agent pods the way `kubectl rollout restart`
@@ -127,9 +196,19 @@ func (c *Cilium) checkOperator(ctx context.Context) (bool, string, error) {
 }
 
 func (c *Cilium) checkAgents(ctx context.Context) (bool, string, error) {
-	agents, err := c.Agents(ctx)
+	health, err := c.agentHealth(ctx)
 	if err != nil {
 		return false, "", err
+	}
+	done, progress := AgentsHealthy(health)
+	return done, progress, nil
+}
+
+// agentHealth reads every agent's status document.
+func (c *Cilium) agentHealth(ctx context.Context) ([]AgentHealth, error) {
+	agents, err := c.Agents(ctx)
+	if err != nil {
+		return nil, err
 	}
 	health := make([]AgentHealth, 0, len(agents))
 	for _, a := range agents {
@@ -144,8 +223,16 @@ func (c *Cilium) checkAgents(ctx context.Context) (bool, string, error) {
 		}
 		health = append(health, h)
 	}
-	done, progress := AgentsHealthy(health)
-	return done, progress, nil
+	return health, nil
+}
+
+// agentRestarts reads the agent pods' restart counts.
+func (c *Cilium) agentRestarts(ctx context.Context) ([]AgentRestarts, error) {
+	pods, err := c.client.CoreV1().Pods(c.namespace()).List(ctx, metav1.ListOptions{LabelSelector: agentSelector})
+	if err != nil {
+		return nil, fmt.Errorf("list cilium agent pods on %s: %w", c.config.Host, err)
+	}
+	return RestartsOf(pods.Items), nil
 }
 
 // DaemonSetRollout decides whether the agent DaemonSet is rolled out on
