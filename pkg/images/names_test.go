@@ -3,63 +3,7 @@ package images
 import (
 	"strings"
 	"testing"
-
-	appsv1 "k8s.io/api/apps/v1"
-	"sigs.k8s.io/yaml"
-
-	"github.com/tunedcilium/tunedcilium/pkg/chart"
 )
-
-// The values must make Cilium's own chart (from the module cache) point every
-// agent and operator container at the local images, with no digest and no
-// pull; the negative control renders the chart's defaults (registry images).
-func TestHelmValuesPointTheChartAtLocalImages(t *testing.T) {
-	dir, err := chart.ModuleChartDir(CiliumVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chart.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := chart.Render(c, Source{Local: true}.HelmValues(), "kube-system", KubernetesVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := containers(t, r.Manifests["DaemonSet/cilium"])
-	operator := containers(t, r.Manifests["Deployment/cilium-operator"])
-	if len(agent) == 0 || len(operator) == 0 {
-		t.Fatalf("rendered chart lacks the agent DaemonSet or the operator Deployment: %d, %d containers", len(agent), len(operator))
-	}
-	for name, img := range agent {
-		if img != CiliumImage+" Never" {
-			t.Errorf("agent container %s: image/pullPolicy %q, want %q", name, img, CiliumImage+" Never")
-		}
-	}
-	for name, img := range operator {
-		if img != OperatorImage+" Never" {
-			t.Errorf("operator container %s: image/pullPolicy %q, want %q", name, img, OperatorImage+" Never")
-		}
-	}
-	if _, ok := r.Manifests["DaemonSet/cilium-envoy"]; ok {
-		t.Error("the local image set has no Envoy image, but the chart still renders the cilium-envoy DaemonSet")
-	}
-
-	// negative control: the chart's defaults point at a registry
-	d, err := chart.Render(c, map[string]any{}, "kube-system", KubernetesVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defaults := containers(t, d.Manifests["DaemonSet/cilium"])
-	if len(defaults) == 0 {
-		t.Fatal("default chart renders no agent containers")
-	}
-	for name, img := range defaults {
-		if strings.HasPrefix(img, "localhost/") {
-			t.Errorf("default chart container %s already uses a local image %q: the test proves nothing", name, img)
-		}
-	}
-}
 
 func TestSourceUserImage(t *testing.T) {
 	s := Source{CiliumImage: "registry.example/me/cilium:dev"}
@@ -119,22 +63,6 @@ func TestKubernetesBuildGoMod(t *testing.T) {
 }
 
 // containers maps container name (init containers included) to "image pullPolicy".
-func containers(t *testing.T, manifest string) map[string]string {
-	t.Helper()
-	if manifest == "" {
-		return nil
-	}
-	var obj appsv1.Deployment // DaemonSet and Deployment share spec.template
-	if err := yaml.Unmarshal([]byte(manifest), &obj); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, c := range append(obj.Spec.Template.Spec.InitContainers, obj.Spec.Template.Spec.Containers...) {
-		out[c.Name] = c.Image + " " + string(c.ImagePullPolicy)
-	}
-	return out
-}
-
 func TestParseSource(t *testing.T) {
 	t.Setenv(EnvImages, "")
 	t.Setenv(EnvCiliumImage, "")
