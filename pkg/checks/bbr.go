@@ -41,16 +41,19 @@ func DecideBBR(pods []PodCongestion, inherited InheritedCongestion) Decision {
 	if len(pods) == 0 {
 		return fail("no pod measured")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, p := range pods {
 		switch {
 		case p.Err != "":
-			bad = append(bad, fmt.Sprintf("%s on %s: %s", p.Pod, p.Node, firstLine(p.Err)))
+			unread = append(unread, fmt.Sprintf("%s on %s: %s", p.Pod, p.Node, firstLine(p.Err)))
 		case p.Algorithm != "bbr":
 			bad = append(bad, fmt.Sprintf("%s on %s uses %s", p.Pod, p.Node, orNone(p.Algorithm)))
 		default:
 			good = append(good, fmt.Sprintf("%s on %s", p.Pod, p.Node))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("congestion control unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("net.ipv4.tcp_congestion_control is not bbr: %s", strings.Join(bad, "; "))

@@ -105,16 +105,19 @@ func DecideMapsSized(all []MapInfo) Decision {
 	if len(maps) == 0 {
 		return fail("no map measured%s", absentNote(absent))
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, m := range maps {
 		switch {
 		case m.Err != "":
-			bad = append(bad, fmt.Sprintf("%s %s: %s", m.Node, m.Name, firstLine(m.Err)))
+			unread = append(unread, fmt.Sprintf("%s %s: %s", m.Node, m.Name, firstLine(m.Err)))
 		case m.MaxEntries <= m.DefaultSize:
 			bad = append(bad, fmt.Sprintf("%s %s max_entries %d, the default ratio's size is %d", m.Node, m.Name, m.MaxEntries, m.DefaultSize))
 		default:
 			good = append(good, fmt.Sprintf("%s %s %d > %d", m.Node, m.Name, m.MaxEntries, m.DefaultSize))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("maps unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("default-sized maps: %s%s", strings.Join(bad, "; "), absentNote(absent))
@@ -129,16 +132,19 @@ func DecideDistributedLRU(all []MapInfo) Decision {
 	if len(maps) == 0 {
 		return fail("no map measured%s", absentNote(absent))
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, m := range maps {
 		switch {
 		case m.Err != "":
-			bad = append(bad, fmt.Sprintf("%s %s: %s", m.Node, m.Name, firstLine(m.Err)))
+			unread = append(unread, fmt.Sprintf("%s %s: %s", m.Node, m.Name, firstLine(m.Err)))
 		case m.Flags&bpfNoCommonLRU == 0:
 			bad = append(bad, fmt.Sprintf("%s %s (%s) flags %#x: no BPF_F_NO_COMMON_LRU", m.Node, m.Name, m.Type, m.Flags))
 		default:
 			good = append(good, fmt.Sprintf("%s %s flags %#x", m.Node, m.Name, m.Flags))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("maps unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("one global LRU: %s%s", strings.Join(bad, "; "), absentNote(absent))

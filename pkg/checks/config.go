@@ -53,11 +53,11 @@ func DecideDeviceMTU(nodes []MTUEvidence, target int) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, n := range nodes {
 		switch {
 		case n.Err != "":
-			bad = append(bad, fmt.Sprintf("%s unreadable (%s)", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 		case n.AgentDeviceMTU < target:
 			bad = append(bad, fmt.Sprintf("%s: the agent's device MTU is %d, not the jumbo %d (node device %s MTU %d)", n.Node, n.AgentDeviceMTU, target, n.NodeDevice, n.NodeDeviceMTU))
 		case n.NodeDeviceMTU != 0 && n.AgentDeviceMTU != n.NodeDeviceMTU:
@@ -65,6 +65,9 @@ func DecideDeviceMTU(nodes []MTUEvidence, target int) Decision {
 		default:
 			good = append(good, fmt.Sprintf("%s=%d", n.Node, n.AgentDeviceMTU))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("device MTU unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("%s", strings.Join(bad, "; "))

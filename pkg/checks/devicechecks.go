@@ -87,10 +87,10 @@ func DecideBigTCP(nodes []NodeDevices, fam bigTCPFamily) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, n := range nodes {
 		if n.Err != "" {
-			bad = append(bad, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 			continue
 		}
 		if len(n.Native) == 0 {
@@ -109,6 +109,9 @@ func DecideBigTCP(nodes []NodeDevices, fam bigTCPFamily) Decision {
 				good = append(good, fmt.Sprintf("%s %s %s", n.Node, d.Name, fam.sizes(d)))
 			}
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("devices unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("%s GSO/GRO not above 65536: %s", fam.name, strings.Join(bad, "; "))
@@ -132,10 +135,10 @@ func DecideFQ(nodes []NodeDevices) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, n := range nodes {
 		if n.Err != "" {
-			bad = append(bad, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 			continue
 		}
 		if len(n.Native) == 0 {
@@ -149,6 +152,9 @@ func DecideFQ(nodes []NodeDevices) Decision {
 				bad = append(bad, desc+", no fq")
 			}
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("devices unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("%s", strings.Join(bad, "; "))
@@ -176,12 +182,12 @@ func DecideNetkit(nodes []NodeDevices) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad []string
+	var bad, unread []string
 	kinds := map[string]int{}
 	total := 0
 	for _, n := range nodes {
 		if n.Err != "" {
-			bad = append(bad, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 			continue
 		}
 		if len(n.PodSide) == 0 {
@@ -194,6 +200,9 @@ func DecideNetkit(nodes []NodeDevices) Decision {
 				bad = append(bad, fmt.Sprintf("%s %s is %s", n.Node, d.Name, d.Kind))
 			}
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("devices unreadable", unread)
 	}
 	if len(bad) > 0 {
 		if len(bad) > 6 {

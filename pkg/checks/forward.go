@@ -41,17 +41,20 @@ func DecideForwardBypassed(e ForwardEvidence) Decision {
 	if e.Connections == 0 {
 		return fail("no connection completed: nothing crossed the nodes")
 	}
-	var bad, zero []string
+	var bad, zero, unread []string
 	masked := tunnelMasks(e.InterHostRouting)
 	for _, c := range e.Counters {
 		switch {
 		case c.Err != "":
-			bad = append(bad, fmt.Sprintf("%s: %s", c.Node, firstLine(c.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", c.Node, firstLine(c.Err)))
 		case c.Packets > 0:
 			bad = append(bad, fmt.Sprintf("%s FORWARD counted %d packets from %s", c.Node, c.Packets, c.Source))
 		default:
 			zero = append(zero, c.Node)
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("FORWARD counters unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("pod traffic went through netfilter FORWARD during %d connections: %s", e.Connections, strings.Join(bad, "; "))

@@ -38,14 +38,14 @@ func DecideHubbleOff(enableHubble string, nodes []HubbleEvidence) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad []string
+	var bad, unread []string
 	if v, err := strconv.ParseBool(enableHubble); err == nil && v {
 		bad = append(bad, "cilium-config has enable-hubble=true")
 	}
 	for _, n := range nodes {
 		switch {
 		case n.Err != "":
-			bad = append(bad, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 		case n.Socket && n.Listening:
 			bad = append(bad, fmt.Sprintf("%s: %s exists and port %d listens", n.Node, HubbleSocket, n.ListenPort))
 		case n.Socket:
@@ -53,6 +53,9 @@ func DecideHubbleOff(enableHubble string, nodes []HubbleEvidence) Decision {
 		case n.Listening:
 			bad = append(bad, fmt.Sprintf("%s: port %d listens", n.Node, n.ListenPort))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("node state unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("Hubble observer present: %s", strings.Join(bad, "; "))

@@ -64,10 +64,10 @@ func kubeProxyRulesOn(node string, rules []probe.Rule, clusterIP netip.Addr) Kub
 // lists the ClusterIP on every node. With kube-proxy, its rules are the
 // reason for FAIL.
 func DecideKPR(ev KPREvidence) Decision {
-	var kube, other []string
+	var kube, other, unread []string
 	for _, n := range ev.Nodes {
 		if n.Err != "" {
-			other = append(other, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 			continue
 		}
 		total := 0
@@ -96,7 +96,10 @@ func DecideKPR(ev KPREvidence) Decision {
 		other = append(other, fmt.Sprintf("NodePort %s did not answer from %s: %s", ev.NodePort, ev.NodePortFrom, firstLine(ev.NodePortErr)))
 	}
 	if len(ev.Nodes) == 0 {
-		other = append(other, "no node's rules read")
+		unread = append(unread, "no node's rules read")
+	}
+	if len(unread) > 0 {
+		return unmeasured("nat rules unreadable", unread)
 	}
 	if len(kube) > 0 {
 		return fail("kube-proxy serves the services: %s", strings.Join(append(kube, other...), "; "))

@@ -80,6 +80,9 @@ func DecideBPFMasquerade(e MasqueradeEvidence) Decision {
 		}
 		return fail("masqueraded in iptables: Cilium's MASQUERADE rules counted %d packets (%s); node IP %s seen", d, strings.Join(rules, "; "), seen)
 	}
+	if len(e.NATEntries) == 0 && e.NATErr != "" {
+		return unmeasured("BPF NAT table unreadable", []string{e.Node + ": " + firstLine(e.NATErr)})
+	}
 	if len(e.NATEntries) == 0 {
 		why := ""
 		if e.NATErr != "" {

@@ -66,10 +66,10 @@ func parsePing(out string) (tx, rx int, refused bool) {
 // (less the tunnel overhead) crossed from a pod on one node to a pod on the
 // other (and back).
 func DecideJumboPath(e JumboPathEvidence) Decision {
-	var bad []string
+	var bad, unread []string
 	for _, n := range e.Nodes {
 		if n.Err != "" {
-			bad = append(bad, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 			continue
 		}
 		if n.CiliumHostMTU < e.Target {
@@ -101,6 +101,9 @@ func DecideJumboPath(e JumboPathEvidence) Decision {
 	}
 	if len(e.Ping) == 0 {
 		bad = append(bad, "no ping made")
+	}
+	if len(unread) > 0 {
+		return unmeasured("devices unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("jumbo path not open: %s", strings.Join(bad, "; "))

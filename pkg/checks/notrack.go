@@ -51,11 +51,11 @@ func DecideNotrack(nodes []NotrackEvidence) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, n := range nodes {
 		switch {
 		case n.Err != "":
-			bad = append(bad, fmt.Sprintf("%s: rules unreadable (%s)", n.Node, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", n.Node, firstLine(n.Err)))
 		case len(n.PodCIDRs) == 0:
 			bad = append(bad, fmt.Sprintf("%s: no pod CIDR known to check coverage of", n.Node))
 		case len(n.Rules) == 0:
@@ -69,6 +69,9 @@ func DecideNotrack(nodes []NotrackEvidence) Decision {
 			}
 			good = append(good, fmt.Sprintf("%s: %s", n.Node, strings.Join(cidrs, ", ")))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("raw table unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("%s", strings.Join(bad, "; "))

@@ -51,10 +51,10 @@ func DecideNativeRoutes(peers []PeerRoute) Decision {
 	if len(peers) == 0 {
 		return fail("no pair of nodes with pod CIDRs to check")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, p := range peers {
 		if p.Err != "" {
-			bad = append(bad, fmt.Sprintf("%s -> %s: %s", p.Node, p.Peer, firstLine(p.Err)))
+			unread = append(unread, fmt.Sprintf("%s -> %s: %s", p.Node, p.Peer, firstLine(p.Err)))
 			continue
 		}
 		for _, r := range p.Routes {
@@ -73,6 +73,9 @@ func DecideNativeRoutes(peers []PeerRoute) Decision {
 		default:
 			good = append(good, fmt.Sprintf("%s: %s via %s dev %s", p.Node, p.PeerPodCIDR, r.Gateway, r.Device))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("routes unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("%s", strings.Join(bad, "; "))

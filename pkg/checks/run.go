@@ -18,6 +18,10 @@ import (
 type Decision struct {
 	Result verdict.Result
 	Reason string
+	// NotMeasured is set when the evidence could not be read (a node's
+	// rules, devices or maps unreadable): the verdict is then an error that
+	// meets no expectation, never a passing negative control.
+	NotMeasured string
 }
 
 func pass(format string, args ...any) Decision {
@@ -26,6 +30,12 @@ func pass(format string, args ...any) Decision {
 
 func fail(format string, args ...any) Decision {
 	return Decision{Result: verdict.Fail, Reason: fmt.Sprintf(format, args...)}
+}
+
+// unmeasured: the evidence could not be read on some node(s).
+func unmeasured(what string, unread []string) Decision {
+	msg := what + ": " + strings.Join(unread, "; ")
+	return Decision{Result: verdict.Fail, Reason: "not measured: " + msg, NotMeasured: msg}
 }
 
 func skip(format string, args ...any) Decision {
@@ -50,7 +60,7 @@ func errorOutcome(ev map[string]any, err error) outcome {
 		ev = map[string]any{}
 	}
 	ev["error"] = err.Error()
-	return outcome{Decision: fail("not measured: %v", err), Evidence: ev}
+	return outcome{Decision: unmeasured("measurement failed", []string{err.Error()}), Evidence: ev}
 }
 
 // skipOutcome: the check cannot run here.
@@ -153,7 +163,8 @@ func Run(ctx context.Context, env *Env, pc plan.PlannedCheck) (v verdict.Verdict
 	if v.Evidence == nil {
 		v.Evidence = map[string]any{}
 	}
-	if e, ok := v.Evidence["error"]; ok {
+	v.Error = cr.NotMeasured
+	if e, ok := v.Evidence["error"]; ok && v.Error == "" {
 		v.Error = fmt.Sprint(e)
 	}
 	if len(cr.Masked) > 0 {

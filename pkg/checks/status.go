@@ -25,17 +25,19 @@ func decideEveryNode(field, want string, values []NodeValue) Decision {
 	if len(values) == 0 {
 		return fail("no node reported %s", field)
 	}
-	var bad []string
-	var seen []string
+	var bad, seen, unread []string
 	for _, v := range values {
 		switch {
 		case v.Err != "":
-			bad = append(bad, fmt.Sprintf("%s unreadable (%s)", v.Node, firstLine(v.Err)))
+			unread = append(unread, fmt.Sprintf("%s: %s", v.Node, firstLine(v.Err)))
 		case !v.OK:
 			bad = append(bad, fmt.Sprintf("%s reports %s=%q", v.Node, field, v.Value))
 		default:
 			seen = append(seen, v.Node+"="+v.Value)
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured(field+" unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("want %s %s on every node: %s", field, want, strings.Join(bad, "; "))

@@ -81,7 +81,8 @@ func TestStatusNeedsEveryNode(t *testing.T) {
 	env.Nodes[1].Name = nodeB
 	d = decideStatus(t, "status.host-routing-bpf", env)
 	require.Equal(t, verdict.Fail, d.Result)
-	require.Contains(t, d.Reason, nodeB+" unreadable")
+	require.Contains(t, d.Reason, "not measured")
+	require.Contains(t, d.NotMeasured, nodeB+": ")
 }
 
 func TestStatusMapSizeRatioFollowsThePlan(t *testing.T) {

@@ -28,10 +28,10 @@ func DecideXDPNative(nodes []XDPEvidence) Decision {
 	if len(nodes) == 0 {
 		return fail("no node measured")
 	}
-	var bad, good []string
+	var bad, good, unread []string
 	for _, n := range nodes {
 		if n.Err != "" {
-			bad = append(bad, fmt.Sprintf("%s %s: %s", n.Node, n.Device, firstLine(n.Err)))
+			unread = append(unread, fmt.Sprintf("%s %s: %s", n.Node, n.Device, firstLine(n.Err)))
 			continue
 		}
 		native := false
@@ -53,6 +53,9 @@ func DecideXDPNative(nodes []XDPEvidence) Decision {
 		default:
 			bad = append(bad, fmt.Sprintf("%s %s: %s, not %s in native mode", n.Node, n.Device, strings.Join(seen, ", "), CiliumXDPProgram))
 		}
+	}
+	if len(unread) > 0 {
+		return unmeasured("XDP attachments unreadable", unread)
 	}
 	if len(bad) > 0 {
 		return fail("%s", strings.Join(bad, "; "))
