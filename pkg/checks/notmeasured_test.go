@@ -33,18 +33,18 @@ func TestBrokenMeasurementNeverMeetsANegativeControl(t *testing.T) {
 // decision reports it as not measured, so a negative control is not met by it.
 func TestUnreadableNodesAreNotMeasured(t *testing.T) {
 	for name, d := range map[string]Decision{
-		"notrack":  DecideNotrack([]NotrackEvidence{{Node: "a", Err: "iptables-nft-save: exit 1"}}),
-		"xdp":      DecideXDPNative([]XDPEvidence{{Node: "a", Device: "eth0", Err: "netlink: no such device"}}),
-		"fq":       DecideFQ([]NodeDevices{{Node: "a", Err: "enter netns: permission denied"}}),
-		"netkit":   DecideNetkit([]NodeDevices{{Node: "a", Err: "enter netns: permission denied"}}),
-		"bigtcp":   DecideBigTCP([]NodeDevices{{Node: "a", Err: "enter netns: permission denied"}}, bigTCPv4),
-		"maps":     DecideMapsSized([]MapInfo{{Node: "a", Name: "cilium_ct4_global", Err: "bpftool: exit 1"}}),
-		"lru":      DecideDistributedLRU([]MapInfo{{Node: "a", Name: "cilium_ct4_global", Err: "bpftool: exit 1"}}),
-		"routes":   DecideNativeRoutes([]PeerRoute{{Node: "a", Peer: "b", Err: "netlink: EPERM"}}),
-		"forward":  DecideForwardBypassed(ForwardEvidence{Connections: 200, Counters: []ForwardCounter{{Node: "a", Err: "iptables: exit 4"}}}),
-		"hubble":   DecideHubbleOff("false", []HubbleEvidence{{Node: "a", Err: "exec: pod gone"}}),
-		"bbr":      DecideBBR([]PodCongestion{{Pod: "p", Node: "a", Err: "exec: pod gone"}}, InheritedCongestion{}),
-		"mtu":      DecideDeviceMTU([]MTUEvidence{{Node: "a", Err: "statedb: exit 1"}}, 9000),
+		"notrack": DecideNotrack([]NotrackEvidence{{Node: "a", Err: "iptables-nft-save: exit 1"}}),
+		"xdp":     DecideXDPNative([]XDPEvidence{{Node: "a", Device: "eth0", Err: "netlink: no such device"}}),
+		"fq":      DecideFQ([]NodeDevices{{Node: "a", Err: "enter netns: permission denied"}}),
+		"netkit":  DecideNetkit([]NodeDevices{{Node: "a", Err: "enter netns: permission denied"}}),
+		"bigtcp":  DecideBigTCP([]NodeDevices{{Node: "a", Err: "enter netns: permission denied"}}, bigTCPv4),
+		"maps":    DecideMapsSized([]MapInfo{{Node: "a", Name: "cilium_ct4_global", Err: "bpftool: exit 1"}}),
+		"lru":     DecideDistributedLRU([]MapInfo{{Node: "a", Name: "cilium_ct4_global", Err: "bpftool: exit 1"}}),
+		"routes":  DecideNativeRoutes([]PeerRoute{{Node: "a", Peer: "b", Err: "netlink: EPERM"}}),
+		"forward": DecideForwardBypassed(ForwardEvidence{Connections: 200, Counters: []ForwardCounter{{Node: "a", Err: "iptables: exit 4"}}}),
+		"hubble":  DecideHubbleOff("false", []HubbleEvidence{{Node: "a", Err: "exec: pod gone"}}),
+		"bbr":     DecideBBR([]PodCongestion{{Pod: "p", Node: "a", Err: "exec: pod gone"}}, InheritedCongestion{}),
+		"mtu":     DecideDeviceMTU([]MTUEvidence{{Node: "a", Err: "statedb: exit 1"}}, 9000),
 	} {
 		require.Equal(t, verdict.Fail, d.Result, name)
 		require.NotEmpty(t, d.NotMeasured, name)
