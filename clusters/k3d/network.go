@@ -73,6 +73,9 @@ func removeNetworks(ctx context.Context, cluster string) error {
 		return fmt.Errorf("list Docker networks of k3d cluster %s: %w", cluster, err)
 	}
 	for _, n := range list {
+		if err := clusters.RemoveRunContainers(ctx, cli, n.ID); err != nil {
+			return err
+		}
 		if err := cli.NetworkRemove(ctx, n.ID); err != nil {
 			return fmt.Errorf("remove Docker network %s: %w", n.Name, err)
 		}

@@ -388,6 +388,9 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 }
 
 func (c *Cluster) removeNetwork(ctx context.Context) error {
+	if err := clusters.RemoveRunContainers(ctx, c.docker, c.network); err != nil {
+		return err
+	}
 	err := c.docker.NetworkRemove(ctx, c.network)
 	if err == nil || errdefs.IsNotFound(err) {
 		return nil
